@@ -1,0 +1,51 @@
+# The README's two commands: `make run` and `make test`. Everything else supports them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+FERRETDB := .tools/bin/ferretdb
+DEMO_LISTINGS ?= 500
+
+export DIRECTORY_PORT ?= 8080
+
+.PHONY: run test lint format schema ferretdb venv clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed  ## create the virtualenv with the service and dev tools
+
+$(FERRETDB): scripts/build-ferretdb.sh
+	scripts/build-ferretdb.sh
+
+ferretdb: $(FERRETDB)  ## build the local FerretDB once (into .tools/, git-ignored)
+
+run: venv ferretdb  ## set everything up, seed demo data if empty, serve on http://localhost:8080
+	DIRECTORY_ENV=$${DIRECTORY_ENV:-dev} $(PY) scripts/localdb.py -- bash -c '\
+	  $(BIN)/directory-svc seed --count $(DEMO_LISTINGS) --if-empty && \
+	  exec $(BIN)/directory-svc serve'
+
+test: venv ferretdb  ## run the whole suite against a throw-away local FerretDB
+	$(PY) scripts/localdb.py --temp -- $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: venv  ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: venv  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+schema: venv  ## rewrite graphql/schema.graphql from the code
+	$(BIN)/directory-svc schema --output graphql/schema.graphql
+
+clean:  ## remove the virtualenv, local data and built tools
+	rm -rf $(VENV) .data .tools .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The GraphQL edge: strawberry types, resolvers, permissions and the per-request context."""

@@ -1,0 +1,118 @@
+"""GraphQL types of listings (built from domain objects, never from stored documents)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from directory_svc.domain.errors import ValidationError
+from directory_svc.domain.listings import Listing
+from directory_svc.domain.listings import ListingKind as DomainListingKind
+from directory_svc.domain.numbers import LineType as DomainLineType
+from directory_svc.domain.pagination import Page
+
+
+@strawberry.enum(description="Residential or professional subscriber.")
+class ListingKind(Enum):
+    RESIDENTIAL = DomainListingKind.RESIDENTIAL.value
+    PROFESSIONAL = DomainListingKind.PROFESSIONAL.value
+
+
+@strawberry.enum(
+    description="Kind of line: fixed geographic (01–05), non-geographic (09), mobile, other."
+)
+class LineType(Enum):
+    FIXED_GEOGRAPHIC = DomainLineType.FIXED_GEOGRAPHIC.value
+    NON_GEOGRAPHIC = DomainLineType.NON_GEOGRAPHIC.value
+    MOBILE = DomainLineType.MOBILE.value
+    OTHER = DomainLineType.OTHER.value
+
+
+@strawberry.type(name="Listing", description="A directory entry for one line of a subscriber.")
+class ListingType:
+    id: strawberry.ID = strawberry.field(description="Stable entry id.")
+    kind: ListingKind = strawberry.field(description="Residential or professional.")
+    display_name: str = strawberry.field(description="Name as a directory shows it.")
+    surname: str = strawberry.field(description="Surname, as entered.")
+    first_name: str = strawberry.field(description="First name, as entered.")
+    business_name: str | None = strawberry.field(description="Business name (professionals).")
+    postcode: str = strawberry.field(description="Postcode.")
+    commune: str = strawberry.field(description="Commune name.")
+    insee_code: str = strawberry.field(description="INSEE commune code.")
+    number: str = strawberry.field(description="Telephone number in E.164 form.")
+    line_type: LineType = strawberry.field(description="Kind of line.")
+    listed: bool = strawberry.field(description="Whether the entry appears in directories.")
+    version: int = strawberry.field(description="Version, increased by every change.")
+    updated_at: datetime = strawberry.field(description="Time of the last change.")
+
+    @classmethod
+    def from_domain(cls, listing: Listing) -> ListingType:
+        """The GraphQL view of a domain listing."""
+        return cls(
+            id=strawberry.ID(listing.id),
+            kind=ListingKind(listing.kind.value),
+            display_name=listing.display_name,
+            surname=listing.surname,
+            first_name=listing.first_name,
+            business_name=listing.business_name,
+            postcode=listing.postcode,
+            commune=listing.commune,
+            insee_code=listing.insee_code,
+            number=listing.number,
+            line_type=LineType(listing.line_type.value),
+            listed=listing.listed,
+            version=listing.version,
+            updated_at=listing.updated_at,
+        )
+
+
+@strawberry.type(description="Where a page of results stands in the whole list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether more results follow.")
+    end_cursor: str | None = strawberry.field(description="Pass as `after` to get the next page.")
+
+
+@strawberry.type(description="One listing and its position in the list.")
+class ListingEdge:
+    node: ListingType = strawberry.field(description="The listing.")
+    cursor: str = strawberry.field(description="Position of this listing.")
+
+
+@strawberry.type(description="A page of listings (Relay-style connection).")
+class ListingConnection:
+    edges: list[ListingEdge] = strawberry.field(description="The listings of this page.")
+    page_info: PageInfo = strawberry.field(description="Paging information.")
+
+    @classmethod
+    def from_page(cls, page: Page[Listing]) -> ListingConnection:
+        """A connection from a domain page."""
+        return cls(
+            edges=[
+                ListingEdge(node=ListingType.from_domain(item), cursor=encode_cursor(item.id))
+                for item in page.items
+            ],
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                end_cursor=encode_cursor(page.last_key) if page.last_key else None,
+            ),
+        )
+
+
+def encode_cursor(key: str) -> str:
+    """An opaque cursor for a position."""
+    return base64.urlsafe_b64encode(f"k:{key}".encode()).decode()
+
+
+def decode_cursor(cursor: str, field: str = "after") -> str:
+    """The position behind an opaque cursor; ``ValidationError`` when it is not ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        raise ValidationError(field, "invalid_cursor", "is not a valid cursor") from None
+    if not raw.startswith("k:"):
+        raise ValidationError(field, "invalid_cursor", "is not a valid cursor")
+    return raw[2:]

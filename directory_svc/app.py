@@ -1,0 +1,122 @@
+"""The aiohttp application factory: routes, middleware, and the resources' life cycle."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pymongo import AsyncMongoClient
+from strawberry.aiohttp.views import GraphQLView
+
+from directory_svc.api.context import OPERATION, Context, Resources
+from directory_svc.api.schema import build_schema
+from directory_svc.config import Settings
+from directory_svc.observability import Metrics, monotonic_ms
+from directory_svc.storage.client import DatabaseUnreachable, create_client, ping
+from directory_svc.storage.listings import ListingRepository
+
+log = logging.getLogger("directory_svc.http")
+
+RESOURCES = web.AppKey("resources", Resources)
+CLIENT = web.AppKey("client", AsyncMongoClient)
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+
+MAX_BODY_BYTES = 1024 * 1024
+READY_TIMEOUT_S = 2.0
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class DirectoryGraphQLView(GraphQLView[Context, None]):
+    """strawberry's aiohttp view with our typed context."""
+
+    async def get_context(self, request: web.Request, response: web.StreamResponse) -> Context:
+        return Context(request=request, response=response, resources=request.app[RESOURCES])
+
+
+@web.middleware
+async def request_log(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One JSON line per request: method, path, status, latency (no query string, no body)."""
+    start = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": status,
+                "latency_ms": monotonic_ms(start),
+                "operation": request.get(OPERATION),
+            },
+        )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """The process is alive (says nothing about the database)."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when the database answers a ping quickly; else 503 with the reason."""
+    try:
+        await ping(request.app[CLIENT], min(READY_TIMEOUT_S, request.app[SETTINGS].db_timeout_s))
+    except DatabaseUnreachable as exc:
+        request.app[METRICS].db_errors.labels("readiness").inc()
+        return web.json_response(
+            {"status": "unavailable", "reason": f"database unreachable ({exc})"}, status=503
+        )
+    return web.json_response({"status": "ready"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition of this process's metrics."""
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    """Open the client at start-up (fail fast if the database is unreachable); close it last."""
+    settings = app[SETTINGS]
+    client = create_client(settings)
+    try:
+        await ping(client, settings.db_timeout_s + 1)
+        app[CLIENT] = client
+        app[RESOURCES] = Resources(
+            settings=settings,
+            metrics=app[METRICS],
+            listings=ListingRepository.for_client(client, settings.db_name),
+        )
+        yield
+    finally:
+        await client.close()
+
+
+def create_app(settings: Settings) -> web.Application:
+    """A new application; nothing connects until it starts."""
+    app = web.Application(middlewares=[request_log], client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    view = DirectoryGraphQLView(
+        schema=build_schema(),
+        graphql_ide="graphiql" if settings.is_dev else None,
+        allow_queries_via_get=False,
+        subscription_protocols=(),
+    )
+    app.router.add_route("*", "/graphql", view)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.cleanup_ctx.append(_database)
+    return app

@@ -1,0 +1,90 @@
+"""Settings from environment variables, validated once at start-up.
+
+Every problem is reported as one line that names the variable (``ConfigError``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Env(StrEnum):
+    """Where the service runs: ``dev`` enables GraphiQL and demo conveniences."""
+
+    DEV = "dev"
+    TEST = "test"
+    PROD = "prod"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Validated configuration of one service process."""
+
+    mongodb_uri: str
+    db_name: str = "annuaire"
+    env: Env = Env.PROD
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db_timeout_s: float = 5.0
+    log_level: str = "INFO"
+
+    @property
+    def is_dev(self) -> bool:
+        """True when running on a developer's machine (``DIRECTORY_ENV=dev``)."""
+        return self.env is Env.DEV
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _number(environ: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}: must be between {lo:g} and {hi:g}, got {raw!r}")
+    return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the settings from ``environ`` (default: the process environment)."""
+    env_vars = os.environ if environ is None else environ
+    uri = env_vars.get("MONGODB_URI", "").strip()
+    if not uri:
+        raise ConfigError("MONGODB_URI: not set (e.g. mongodb://127.0.0.1:27017/)")
+    if not uri.startswith(("mongodb://", "mongodb+srv://")):
+        raise ConfigError("MONGODB_URI: must start with mongodb:// or mongodb+srv://")
+    db_name = env_vars.get("DIRECTORY_DB", "annuaire").strip()
+    if not db_name or any(c in db_name for c in '/\\. "$') or len(db_name) > 63:
+        raise ConfigError(f"DIRECTORY_DB: not a valid database name: {db_name!r}")
+    raw_env = env_vars.get("DIRECTORY_ENV", "prod").strip().lower()
+    try:
+        env = Env(raw_env)
+    except ValueError:
+        raise ConfigError(f"DIRECTORY_ENV: expected dev, test or prod, got {raw_env!r}") from None
+    port = _number(env_vars, "DIRECTORY_PORT", 8080, 0, 65535)
+    if port != int(port):
+        raise ConfigError("DIRECTORY_PORT: expected a whole number")
+    log_level = env_vars.get("DIRECTORY_LOG_LEVEL", "INFO").strip().upper()
+    if log_level not in _LOG_LEVELS:
+        raise ConfigError(f"DIRECTORY_LOG_LEVEL: expected one of {', '.join(_LOG_LEVELS)}")
+    return Settings(
+        mongodb_uri=uri,
+        db_name=db_name,
+        env=env,
+        host=env_vars.get("DIRECTORY_HOST", "127.0.0.1").strip() or "127.0.0.1",
+        port=int(port),
+        db_timeout_s=_number(env_vars, "DIRECTORY_DB_TIMEOUT", 5.0, 0.1, 120),
+        log_level=log_level,
+    )

@@ -1,0 +1,1 @@
+"""Pure directory rules and models: no I/O, no framework imports."""

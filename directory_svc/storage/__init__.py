@@ -1,0 +1,1 @@
+"""Repositories over PyMongo's AsyncMongoClient; documents never leave this package."""

@@ -1,0 +1,73 @@
+"""The database goes away while the service runs, then comes back."""
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from directory_svc.api.errors import DATABASE_UNAVAILABLE
+from directory_svc.app import create_app
+from directory_svc.config import Env, Settings
+from directory_svc.services.seed import demo_listings
+from directory_svc.storage.listings import ListingRepository
+from tests.conftest import gql
+from tests.localdb import LocalFerretDB
+
+QUERY = "query Few { listings(first: 3) { edges { node { id } } } }"
+
+
+@pytest.fixture
+def own_db(tmp_path: Path) -> Iterator[Any]:
+    db = LocalFerretDB(tmp_path / "ferretdb")
+    db.start()
+    yield db
+    db.stop()
+
+
+async def _until(check: Any, limit_s: float) -> float:
+    """Seconds until ``await check()`` is true; fails after ``limit_s``."""
+    start = time.monotonic()
+    while not await check():
+        assert time.monotonic() - start < limit_s, f"not reached within {limit_s} s"
+        await asyncio.sleep(0.2)
+    return time.monotonic() - start
+
+
+async def test_readiness_and_queries_follow_the_database(aiohttp_client: Any, own_db: Any) -> None:
+    client: AsyncMongoClient[Any] = AsyncMongoClient(own_db.uri)
+    await ListingRepository.for_client(client, "outage").insert_new(list(demo_listings(5, 1)))
+    await client.close()
+    settings = Settings(mongodb_uri=own_db.uri, db_name="outage", env=Env.DEV, db_timeout_s=3)
+    api = await aiohttp_client(create_app(settings))
+    assert (await api.get("/readyz")).status == 200
+
+    own_db.stop()
+
+    async def not_ready() -> bool:
+        resp = await api.get("/readyz")
+        body = await resp.json()
+        return resp.status == 503 and body["reason"].startswith("database unreachable")
+
+    assert await _until(not_ready, 5) < 5
+    resp = await api.post("/graphql", json={"query": QUERY})
+    text = await resp.text()
+    body = await resp.json()
+    assert body["errors"][0]["message"] == DATABASE_UNAVAILABLE
+    assert body["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+    for internal in ("Traceback", "pymongo", "127.0.0.1", "Timeout"):
+        assert internal not in text
+    metrics = await (await api.get("/metrics")).text()
+    assert "directory_database_errors_total" in metrics
+
+    own_db.start()
+
+    async def ready() -> bool:
+        return (await api.get("/readyz")).status == 200
+
+    await _until(ready, 15)
+    body = await gql(api, QUERY)
+    assert len(body["data"]["listings"]["edges"]) == 3

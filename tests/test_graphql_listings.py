@@ -1,0 +1,127 @@
+import json
+import logging
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from directory_svc.app import create_app
+from directory_svc.config import Env, Settings
+from directory_svc.observability import JsonFormatter
+from directory_svc.services.seed import demo_listings
+from directory_svc.storage.listings import ListingRepository
+from tests.conftest import gql
+
+PAGE = """
+query Listings($first: Int!, $after: String) {
+  listings(first: $first, after: $after) {
+    edges { cursor node { id displayName surname commune postcode number lineType listed } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+ONE = "query One($id: ID!) { listing(id: $id) { id surname number version } }"
+
+
+async def _seed(repo: ListingRepository, count: int) -> list[Any]:
+    listings = list(demo_listings(count, seed=11))
+    await repo.insert_new(listings)
+    return listings
+
+
+async def test_first_five_listings(api: TestClient, repo: ListingRepository) -> None:
+    await _seed(repo, 12)
+    body = await gql(api, PAGE, {"first": 5})
+    assert "errors" not in body
+    edges = body["data"]["listings"]["edges"]
+    assert len(edges) == 5
+    assert all(e["node"]["number"].startswith("+33") for e in edges)
+    assert body["data"]["listings"]["pageInfo"]["hasNextPage"] is True
+
+
+async def test_paging_visits_every_listing_once(api: TestClient, repo: ListingRepository) -> None:
+    stored = await _seed(repo, 23)
+    seen: list[str] = []
+    after = None
+    while True:
+        body = await gql(api, PAGE, {"first": 10, "after": after})
+        conn = body["data"]["listings"]
+        seen += [e["node"]["id"] for e in conn["edges"]]
+        if not conn["pageInfo"]["hasNextPage"]:
+            break
+        after = conn["pageInfo"]["endCursor"]
+    assert sorted(seen) == sorted(item.id for item in stored)
+    assert len(seen) == 23
+
+
+async def test_listing_by_id_and_unknown_id(api: TestClient, repo: ListingRepository) -> None:
+    stored = await _seed(repo, 3)
+    body = await gql(api, ONE, {"id": stored[1].id})
+    assert body["data"]["listing"]["surname"] == stored[1].surname
+    body = await gql(api, ONE, {"id": "does-not-exist"})
+    assert body["data"] is None
+    assert body["errors"][0]["message"] == "listing not found"
+
+
+async def test_bad_paging_arguments_are_named(api: TestClient) -> None:
+    body = await gql(api, PAGE, {"first": 0})
+    assert body["errors"][0]["message"].startswith("first:")
+    body = await gql(api, PAGE, {"first": 5, "after": "!!!not-a-cursor"})
+    assert body["errors"][0]["message"].startswith("after:")
+
+
+async def test_listings_are_denied_outside_dev_until_roles_exist(
+    aiohttp_client: Any, settings: Settings, repo: ListingRepository
+) -> None:
+    await _seed(repo, 2)
+    prod = Settings(mongodb_uri=settings.mongodb_uri, db_name=settings.db_name, env=Env.PROD)
+    api = await aiohttp_client(create_app(prod))
+    body = await gql(api, PAGE, {"first": 5})
+    assert body["data"] is None
+    assert body["errors"][0]["message"] == "Not allowed."
+
+
+async def test_queries_over_get_are_refused(api: TestClient) -> None:
+    resp = await api.get("/graphql", params={"query": "{ __typename }"})
+    assert resp.status in (400, 405)
+    assert "__typename" not in await resp.text()
+
+
+async def test_graphiql_only_in_dev(
+    aiohttp_client: Any, settings: Settings, api: TestClient
+) -> None:
+    html = {"Accept": "text/html"}
+    resp = await api.get("/graphql", headers=html)
+    assert resp.status == 200
+    assert "graphiql" in (await resp.text()).lower()
+    prod = Settings(mongodb_uri=settings.mongodb_uri, db_name=settings.db_name, env=Env.PROD)
+    prod_api = await aiohttp_client(create_app(prod))
+    resp = await prod_api.get("/graphql", headers=html)
+    assert resp.status != 200
+
+
+async def test_request_log_lines_carry_no_personal_data(
+    api: TestClient, repo: ListingRepository, caplog: Any
+) -> None:
+    stored = await _seed(repo, 5)
+    with caplog.at_level(logging.INFO):
+        await gql(api, PAGE, {"first": 5})
+        await gql(api, ONE, {"id": "nope"})
+    lines = [JsonFormatter().format(r) for r in caplog.records]
+    requests = [json.loads(line) for line in lines if '"message": "request"' in line]
+    assert len(requests) == 2
+    assert requests[0]["status"] == 200
+    assert requests[0]["operation"] == "Listings"
+    assert isinstance(requests[0]["latency_ms"], float)
+    text = "\n".join(lines)
+    for item in stored:
+        assert item.surname not in text
+        assert item.number not in text
+
+
+async def test_metrics_count_operations(api: TestClient) -> None:
+    await gql(api, PAGE, {"first": 1})
+    await gql(api, ONE, {"id": "nope"})
+    text = await (await api.get("/metrics")).text()
+    assert 'directory_graphql_requests_total{operation="Listings",outcome="ok"} 1.0' in text
+    assert 'directory_graphql_requests_total{operation="One",outcome="error"} 1.0' in text
+    assert 'directory_graphql_request_seconds_count{operation="Listings"} 1.0' in text

@@ -1,0 +1,19 @@
+import io
+
+from aiohttp.test_utils import TestClient
+
+
+async def test_healthz_and_readyz(api: TestClient) -> None:
+    assert (await api.get("/healthz")).status == 200
+    resp = await api.get("/readyz")
+    assert resp.status == 200
+    assert (await resp.json())["status"] == "ready"
+
+
+async def test_oversized_body_is_refused(api: TestClient) -> None:
+    resp = await api.post(
+        "/graphql",
+        data=io.BytesIO(b"x" * (2 * 1024 * 1024)),
+        headers={"Content-Type": "application/json"},
+    )
+    assert resp.status == 413
