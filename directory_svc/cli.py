@@ -28,16 +28,15 @@ def _serve(settings: Settings) -> int:
     from directory_svc.app import create_app
 
     base = f"http://{settings.host}:{settings.port}"
-    print(
+    banner = (
         f"directory-svc serving on {base}  (GraphQL {base}/graphql, ready {base}/readyz, "
-        f"metrics {base}/metrics)",
-        flush=True,
+        f"metrics {base}/metrics)"
     )
     web.run_app(
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        print=None,
+        print=lambda _started: print(banner, flush=True),  # once the database answered
         access_log=None,
         shutdown_timeout=10,
         handle_signals=True,

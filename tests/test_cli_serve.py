@@ -54,3 +54,12 @@ def test_seed_command_seeds_once(mongo_uri: str, db_name: str) -> None:
     done, _ = _run(env, "seed", "--count", "40", "--if-empty")
     assert done.returncode == 0
     assert "not seeding" in done.stderr
+
+
+def test_no_serving_banner_when_start_up_fails() -> None:
+    uri = f"mongodb://127.0.0.1:{_closed_port()}/"
+    done, _ = _run(
+        {"MONGODB_URI": uri, "DIRECTORY_PORT": "0", "DIRECTORY_DB_TIMEOUT": "1"}, "serve"
+    )
+    assert done.returncode == 3
+    assert "serving on" not in done.stdout

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pymongo import AsyncMongoClient
-from pymongo.errors import PyMongoError
+from pymongo.errors import PyMongoError, ServerSelectionTimeoutError
 
 from directory_svc.config import Settings
 
@@ -44,7 +44,7 @@ async def ping(client: AsyncMongoClient[Any], timeout_s: float) -> None:
     try:
         async with asyncio.timeout(timeout_s):
             await client.admin.command("ping")
-    except TimeoutError:
-        raise DatabaseUnreachable(f"no answer within {timeout_s:g} s") from None
+    except (TimeoutError, ServerSelectionTimeoutError):
+        raise DatabaseUnreachable("no server answered in time; is it running?") from None
     except PyMongoError as exc:
         raise DatabaseUnreachable(type(exc).__name__) from None
