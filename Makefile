@@ -8,6 +8,7 @@ FERRETDB := .tools/bin/ferretdb
 DEMO_LISTINGS ?= 500
 
 export DIRECTORY_PORT ?= 8080
+export DIRECTORY_KEYS_DIR ?= $(CURDIR)/.keys
 
 .PHONY: run test lint format schema ferretdb venv clean help
 
@@ -27,7 +28,8 @@ $(FERRETDB): scripts/build-ferretdb.sh
 
 ferretdb: $(FERRETDB)  ## build the local FerretDB once (into .tools/, git-ignored)
 
-run: venv ferretdb  ## set everything up, seed demo data if empty, serve on http://localhost:8080
+run: venv ferretdb  ## set everything up (dev keys in .keys/), seed demo data if empty, serve on :8080
+	$(BIN)/directory-svc keys init
 	DIRECTORY_ENV=$${DIRECTORY_ENV:-dev} $(PY) scripts/localdb.py -- bash -c '\
 	  $(BIN)/directory-svc seed --count $(DEMO_LISTINGS) --if-empty && \
 	  exec $(BIN)/directory-svc serve'
@@ -48,4 +50,4 @@ schema: venv  ## rewrite graphql/schema.graphql from the code
 	$(BIN)/directory-svc schema --output graphql/schema.graphql
 
 clean:  ## remove the virtualenv, local data and built tools
-	rm -rf $(VENV) .data .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .data .tools .pytest_cache .mypy_cache .ruff_cache  # .keys/ is kept: it unlocks .data/

@@ -15,8 +15,8 @@ from directory_svc.api.context import OPERATION, Context, Resources
 from directory_svc.api.schema import build_schema
 from directory_svc.config import Settings
 from directory_svc.observability import Metrics, monotonic_ms
-from directory_svc.storage.client import DatabaseUnreachable, create_client, ping
-from directory_svc.storage.listings import ListingRepository
+from directory_svc.storage.client import DatabaseUnreachable, ping
+from directory_svc.storage.setup import open_storage
 
 log = logging.getLogger("directory_svc.http")
 
@@ -89,18 +89,15 @@ async def metrics(request: web.Request) -> web.Response:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     """Open the client at start-up (fail fast if the database is unreachable); close it last."""
     settings = app[SETTINGS]
-    client = create_client(settings)
+    storage = await open_storage(settings)
     try:
-        await ping(client, settings.db_timeout_s + 1)
-        app[CLIENT] = client
+        app[CLIENT] = storage.client
         app[RESOURCES] = Resources(
-            settings=settings,
-            metrics=app[METRICS],
-            listings=ListingRepository.for_client(client, settings.db_name),
+            settings=settings, metrics=app[METRICS], listings=storage.listings
         )
         yield
     finally:
-        await client.close()
+        await storage.close()
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -1,25 +1,36 @@
-"""``directory-svc``: serve the API, seed demo data, export the GraphQL schema."""
+"""``directory-svc``: serve the API, seed and import listings, manage keys, verify history."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from directory_svc.config import ConfigError, Settings, load_settings
+from directory_svc.domain.errors import DomainError
 from directory_svc.observability import configure_logging
-from directory_svc.storage.client import DatabaseUnreachable, create_client, mask_uri, ping
-from directory_svc.storage.listings import ListingRepository
-
-log = logging.getLogger("directory_svc")
+from directory_svc.storage.client import DatabaseUnreachable, mask_uri
+from directory_svc.storage.keys import KeyFileError, init_keys
+from directory_svc.storage.setup import Storage, open_storage
 
 
 def _fail(message: str, code: int = 2) -> int:
     print(f"directory-svc: {message}", file=sys.stderr)
     return code
+
+
+def _progress(label: str, total: int | None) -> Callable[[int], None]:
+    done = 0
+
+    def step(n: int) -> None:
+        nonlocal done
+        done += n
+        of = f"/{total}" if total else ""
+        print(f"\r{label}: {done}{of}", end="", file=sys.stderr, flush=True)
+
+    return step
 
 
 def _serve(settings: Settings) -> int:
@@ -45,29 +56,67 @@ def _serve(settings: Settings) -> int:
     return 0
 
 
-async def _seed(settings: Settings, count: int, seed: int, if_empty: bool) -> int:
+async def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[int]]) -> int:
+    storage = await open_storage(settings)
+    try:
+        return await work(storage)
+    finally:
+        await storage.close()
+
+
+async def _seed(storage: Storage, count: int, seed: int, if_empty: bool) -> int:
     from directory_svc.services.seed import seed_listings
 
-    client = create_client(settings)
-    try:
-        await ping(client, settings.db_timeout_s + 1)
-        repo = ListingRepository.for_client(client, settings.db_name)
-        if if_empty and await repo.count() > 0:
-            print("database already holds listings; not seeding", file=sys.stderr)
-            return 0
-        done = 0
-
-        def progress(n: int) -> None:
-            nonlocal done
-            done += n
-            print(f"\rseeding listings: {done}/{count}", end="", file=sys.stderr, flush=True)
-
-        added = await seed_listings(repo, count, seed, progress)
-        print(file=sys.stderr)
-        print(f"seeded {added} new listings ({count - added} already present)")
+    if if_empty and await storage.listings.count() > 0:
+        print("database already holds listings; not seeding", file=sys.stderr)
         return 0
-    finally:
-        await client.close()
+    added = await seed_listings(storage.listings, count, seed, _progress("seeding", count))
+    print(file=sys.stderr)
+    print(f"seeded {added} new listings ({count - added} already present)")
+    return 0
+
+
+async def _import(storage: Storage, path: Path) -> int:
+    from directory_svc.services.importer import import_file
+
+    raw = await asyncio.to_thread(path.read_bytes)
+    report = await import_file(storage.listings, path.name, raw, _progress("importing", None))
+    print(file=sys.stderr)
+    for line, reason in report.rejected:
+        print(f"{path.name}:{line}: rejected: {reason}", file=sys.stderr)
+    print(
+        f"imported {path.name}: {report.created} new, {report.changed} changed, "
+        f"{report.unchanged} unchanged, {len(report.rejected)} rejected"
+    )
+    return 1 if report.rejected else 0
+
+
+async def _rotate(storage: Storage, keys_dir: Path) -> int:
+    from directory_svc.services.maintenance import rotate_keys
+
+    kid, count = await rotate_keys(storage.listings, keys_dir, _progress("re-encrypting", None))
+    print(file=sys.stderr)
+    print(f"new active key {kid}; re-encrypted {count} listings")
+    return 0
+
+
+async def _retire(storage: Storage, keys_dir: Path, kid: str) -> int:
+    from directory_svc.services.maintenance import retire_key
+
+    await retire_key(storage.listings, keys_dir, kid)
+    print(f"retired key {kid}")
+    return 0
+
+
+async def _verify(storage: Storage) -> int:
+    from directory_svc.services.maintenance import verify_history
+
+    broken = await verify_history(storage.listings)
+    for listing_id, problem in broken:
+        print(f"broken history: listing {listing_id}: {problem}")
+    total = await storage.listings.count()
+    print(f"verified {total} listings: {len(broken)} broken")
+    return 1 if broken else 0
 
 
 def _export_schema(output: str | None) -> int:
@@ -90,9 +139,45 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--count", type=int, required=True, help="how many listings")
     seed.add_argument("--seed", type=int, default=1, help="random seed (same seed, same data)")
     seed.add_argument("--if-empty", action="store_true", help="only when no listing exists")
+    imp = sub.add_parser("import", help="import listings from a CSV or JSON Lines file")
+    imp.add_argument("file", type=Path)
+    keys = sub.add_parser("keys", help="encryption keys").add_subparsers(
+        dest="action", required=True
+    )
+    keys.add_parser("init", help="create the key directory if it has no keys")
+    keys.add_parser("rotate", help="add a new data key and re-encrypt every listing")
+    retire = keys.add_parser("retire", help="delete an old data key nothing uses")
+    retire.add_argument("kid")
+    history = sub.add_parser("history", help="history chains").add_subparsers(
+        dest="action", required=True
+    )
+    history.add_parser("verify", help="check every listing's history chain")
     schema = sub.add_parser("schema", help="print the GraphQL SDL (or write it to --output)")
     schema.add_argument("--output", help="file to write instead of standard output")
     return parser
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "serve":
+        return _serve(settings)
+    if args.command == "seed":
+        if args.count < 0:
+            return _fail("--count must be zero or more")
+        return asyncio.run(
+            _with_storage(settings, lambda s: _seed(s, args.count, args.seed, args.if_empty))
+        )
+    if args.command == "import":
+        if not args.file.is_file():
+            return _fail(f"no such file: {args.file}")
+        return asyncio.run(_with_storage(settings, lambda s: _import(s, args.file)))
+    if args.command == "keys" and args.action == "rotate":
+        return asyncio.run(_with_storage(settings, lambda s: _rotate(s, settings.keys_dir)))
+    if args.command == "keys" and args.action == "retire":
+        kid = args.kid
+        return asyncio.run(_with_storage(settings, lambda s: _retire(s, settings.keys_dir, kid)))
+    if args.command == "history":
+        return asyncio.run(_with_storage(settings, _verify))
+    return _fail(f"unknown command {args.command}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,23 +185,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "schema":
         return _export_schema(args.output)
+    if args.command == "keys" and args.action == "init":
+        import os
+
+        keys_dir = os.environ.get("DIRECTORY_KEYS_DIR", "").strip()
+        if not keys_dir:
+            return _fail("configuration error: DIRECTORY_KEYS_DIR: not set")
+        created = init_keys(Path(keys_dir))
+        print(f"{'created' if created else 'kept existing'} keys in {keys_dir}")
+        return 0
     try:
         settings = load_settings()
     except ConfigError as exc:
         return _fail(f"configuration error: {exc}")
     configure_logging(settings.log_level)
     try:
-        if args.command == "serve":
-            return _serve(settings)
-        if args.command == "seed":
-            if args.count < 0:
-                return _fail("--count must be zero or more")
-            return asyncio.run(_seed(settings, args.count, args.seed, args.if_empty))
+        return _dispatch(args, settings)
     except DatabaseUnreachable as exc:
         return _fail(f"cannot reach the database at {mask_uri(settings.mongodb_uri)}: {exc}", 3)
+    except KeyFileError as exc:
+        return _fail(f"keys: {exc}", 4)
+    except DomainError as exc:
+        return _fail(str(exc), 1)
     except KeyboardInterrupt:
         return 130
-    return _fail(f"unknown command {args.command}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 
 class ConfigError(ValueError):
@@ -28,6 +29,7 @@ class Settings:
     """Validated configuration of one service process."""
 
     mongodb_uri: str
+    keys_dir: Path
     db_name: str = "annuaire"
     env: Env = Env.PROD
     host: str = "127.0.0.1"
@@ -79,8 +81,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     log_level = env_vars.get("DIRECTORY_LOG_LEVEL", "INFO").strip().upper()
     if log_level not in _LOG_LEVELS:
         raise ConfigError(f"DIRECTORY_LOG_LEVEL: expected one of {', '.join(_LOG_LEVELS)}")
+    keys_raw = env_vars.get("DIRECTORY_KEYS_DIR", "").strip()
+    if not keys_raw:
+        raise ConfigError("DIRECTORY_KEYS_DIR: not set (the key directory; see `keys init`)")
     return Settings(
         mongodb_uri=uri,
+        keys_dir=Path(keys_raw),
         db_name=db_name,
         env=env,
         host=env_vars.get("DIRECTORY_HOST", "127.0.0.1").strip() or "127.0.0.1",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,9 @@ from pymongo import AsyncMongoClient
 
 from directory_svc.app import create_app
 from directory_svc.config import Env, Settings
+from directory_svc.storage.keys import init_keys
 from directory_svc.storage.listings import ListingRepository
+from directory_svc.storage.setup import Storage, open_storage
 
 
 @pytest.fixture(scope="session")
@@ -41,17 +44,32 @@ async def db_name(mongo_uri: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def settings(mongo_uri: str, db_name: str) -> Settings:
-    return Settings(mongodb_uri=mongo_uri, db_name=db_name, env=Env.DEV, db_timeout_s=3.0)
+def keys_dir(tmp_path: Path) -> Path:
+    """A key directory of this test's own (one data key, index and history keys)."""
+    directory = tmp_path / "keys"
+    init_keys(directory)
+    return directory
 
 
 @pytest.fixture
-async def repo(mongo_uri: str, db_name: str) -> AsyncIterator[ListingRepository]:
-    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_uri)
+def settings(mongo_uri: str, db_name: str, keys_dir: Path) -> Settings:
+    return Settings(
+        mongodb_uri=mongo_uri, keys_dir=keys_dir, db_name=db_name, env=Env.DEV, db_timeout_s=3.0
+    )
+
+
+@pytest.fixture
+async def storage(settings: Settings) -> AsyncIterator[Storage]:
+    opened = await open_storage(settings)
     try:
-        yield ListingRepository.for_client(client, db_name)
+        yield opened
     finally:
-        await client.close()
+        await opened.close()
+
+
+@pytest.fixture
+def repo(storage: Storage) -> ListingRepository:
+    return storage.listings
 
 
 @pytest.fixture

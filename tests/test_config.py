@@ -2,7 +2,7 @@ import pytest
 
 from directory_svc.config import ConfigError, Env, load_settings
 
-BASE = {"MONGODB_URI": "mongodb://127.0.0.1:27017/"}
+BASE = {"MONGODB_URI": "mongodb://127.0.0.1:27017/", "DIRECTORY_KEYS_DIR": "/k"}
 
 
 def test_defaults() -> None:
@@ -14,6 +14,7 @@ def test_defaults() -> None:
     ("env", "variable"),
     [
         ({}, "MONGODB_URI"),
+        ({"MONGODB_URI": "mongodb://x/"}, "DIRECTORY_KEYS_DIR"),
         ({"MONGODB_URI": "postgres://x"}, "MONGODB_URI"),
         ({**BASE, "DIRECTORY_PORT": "eighty"}, "DIRECTORY_PORT"),
         ({**BASE, "DIRECTORY_PORT": "70000"}, "DIRECTORY_PORT"),

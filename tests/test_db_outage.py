@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from directory_svc.api.errors import DATABASE_UNAVAILABLE
 from directory_svc.app import create_app
 from directory_svc.config import Env, Settings
-from directory_svc.services.seed import demo_listings
-from directory_svc.storage.listings import ListingRepository
+from directory_svc.services.seed import seed_listings
+from directory_svc.storage.setup import open_storage
 from tests.conftest import gql
 from tests.localdb import LocalFerretDB
 
@@ -37,11 +36,15 @@ async def _until(check: Any, limit_s: float) -> float:
     return time.monotonic() - start
 
 
-async def test_readiness_and_queries_follow_the_database(aiohttp_client: Any, own_db: Any) -> None:
-    client: AsyncMongoClient[Any] = AsyncMongoClient(own_db.uri)
-    await ListingRepository.for_client(client, "outage").insert_new(list(demo_listings(5, 1)))
-    await client.close()
-    settings = Settings(mongodb_uri=own_db.uri, db_name="outage", env=Env.DEV, db_timeout_s=3)
+async def test_readiness_and_queries_follow_the_database(
+    aiohttp_client: Any, own_db: Any, keys_dir: Path
+) -> None:
+    settings = Settings(
+        mongodb_uri=own_db.uri, keys_dir=keys_dir, db_name="outage", env=Env.DEV, db_timeout_s=3
+    )
+    storage = await open_storage(settings)
+    await seed_listings(storage.listings, 5, seed=1)
+    await storage.close()
     api = await aiohttp_client(create_app(settings))
     assert (await api.get("/readyz")).status == 200
 

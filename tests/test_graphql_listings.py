@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 import logging
 from typing import Any
 
@@ -7,25 +8,25 @@ from aiohttp.test_utils import TestClient
 from directory_svc.app import create_app
 from directory_svc.config import Env, Settings
 from directory_svc.observability import JsonFormatter
-from directory_svc.services.seed import demo_listings
+from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.listings import ListingRepository
 from tests.conftest import gql
 
 PAGE = """
 query Listings($first: Int!, $after: String) {
   listings(first: $first, after: $after) {
-    edges { cursor node { id displayName surname commune postcode number lineType listed } }
+    edges { cursor node { id displayName surname address { commune postcode }
+                          numbers { number lineType } choices { listed } } }
     pageInfo { hasNextPage endCursor }
   }
 }
 """
-ONE = "query One($id: ID!) { listing(id: $id) { id surname number version } }"
+ONE = "query One($id: ID!) { listing(id: $id) { id surname numbers { number } version } }"
 
 
 async def _seed(repo: ListingRepository, count: int) -> list[Any]:
-    listings = list(demo_listings(count, seed=11))
-    await repo.insert_new(listings)
-    return listings
+    await seed_listings(repo, count, seed=11)
+    return list(demo_listings(count, seed=11))
 
 
 async def test_first_five_listings(api: TestClient, repo: ListingRepository) -> None:
@@ -34,7 +35,7 @@ async def test_first_five_listings(api: TestClient, repo: ListingRepository) -> 
     assert "errors" not in body
     edges = body["data"]["listings"]["edges"]
     assert len(edges) == 5
-    assert all(e["node"]["number"].startswith("+33") for e in edges)
+    assert all(e["node"]["numbers"][0]["number"].startswith("+33") for e in edges)
     assert body["data"]["listings"]["pageInfo"]["hasNextPage"] is True
 
 
@@ -73,7 +74,7 @@ async def test_listings_are_denied_outside_dev_until_roles_exist(
     aiohttp_client: Any, settings: Settings, repo: ListingRepository
 ) -> None:
     await _seed(repo, 2)
-    prod = Settings(mongodb_uri=settings.mongodb_uri, db_name=settings.db_name, env=Env.PROD)
+    prod = replace(settings, env=Env.PROD)
     api = await aiohttp_client(create_app(prod))
     body = await gql(api, PAGE, {"first": 5})
     assert body["data"] is None
@@ -93,7 +94,7 @@ async def test_graphiql_only_in_dev(
     resp = await api.get("/graphql", headers=html)
     assert resp.status == 200
     assert "graphiql" in (await resp.text()).lower()
-    prod = Settings(mongodb_uri=settings.mongodb_uri, db_name=settings.db_name, env=Env.PROD)
+    prod = replace(settings, env=Env.PROD)
     prod_api = await aiohttp_client(create_app(prod))
     resp = await prod_api.get("/graphql", headers=html)
     assert resp.status != 200
@@ -115,7 +116,7 @@ async def test_request_log_lines_carry_no_personal_data(
     text = "\n".join(lines)
     for item in stored:
         assert item.surname not in text
-        assert item.number not in text
+        assert item.numbers[0].e164 not in text
 
 
 async def test_metrics_count_operations(api: TestClient) -> None:

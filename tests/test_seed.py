@@ -1,8 +1,10 @@
 import re
+from dataclasses import replace
 
 from directory_svc.domain.listings import ListingKind
 from directory_svc.domain.numbers import LineType, parse_french_number
-from directory_svc.services.demo_places import PLACES
+from directory_svc.reference import communes
+from directory_svc.services.listings import check_listing
 from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.listings import ListingRepository
 
@@ -14,18 +16,17 @@ def test_same_seed_same_listings_other_seed_other_listings() -> None:
 
 def test_demo_listings_look_french_and_valid() -> None:
     listings = list(demo_listings(300, seed=3))
-    communes = {name: (insee, postcodes) for name, insee, postcodes in PLACES}
     assert len({item.id for item in listings}) == 300
     for item in listings:
-        insee, postcodes = communes[item.commune]
-        assert item.insee_code == insee
-        assert item.postcode in postcodes
-        assert re.fullmatch(r"\d{5}", item.postcode)
-        number = parse_french_number(item.number)
-        assert number.e164 == item.number
+        check_listing(item)  # every rule, including the official commune list
+        commune = communes().get(item.address.insee_code)
+        assert commune is not None
+        assert item.address.commune == commune.name
+        assert re.fullmatch(r"\d{5}", item.address.postcode)
+        number = parse_french_number(item.numbers[0].e164)
         assert number.line_type is item.line_type
         if item.kind is ListingKind.PROFESSIONAL:
-            assert item.business_name
+            assert item.business_names
     kinds = {item.line_type for item in listings}
     assert {LineType.FIXED_GEOGRAPHIC, LineType.MOBILE, LineType.NON_GEOGRAPHIC} <= kinds
 
@@ -33,6 +34,8 @@ def test_demo_listings_look_french_and_valid() -> None:
 async def test_seeding_stores_listings_and_reseeding_adds_nothing(
     repo: ListingRepository,
 ) -> None:
-    assert await seed_listings(repo, 120, seed=5) == 120
-    assert await seed_listings(repo, 120, seed=5) == 0
-    assert await repo.count() == 120
+    assert await seed_listings(repo, 620, seed=5) == 620
+    assert await seed_listings(repo, 620, seed=5) == 0
+    assert await repo.count() == 620
+    stored = await repo.get(next(iter(demo_listings(1, seed=5))).id)
+    assert stored == replace(next(iter(demo_listings(1, seed=5))), version=1)

@@ -32,39 +32,88 @@ class LineType(Enum):
     OTHER = DomainLineType.OTHER.value
 
 
+@strawberry.type(name="Address", description="Where the subscriber is (BAN parts).")
+class AddressType:
+    postcode: str = strawberry.field(description="Postcode.")
+    commune: str = strawberry.field(description="Commune name.")
+    insee_code: str = strawberry.field(description="INSEE commune code.")
+    street: str | None = strawberry.field(description="Number, repetition index and street.")
+    locality: str | None = strawberry.field(description="Locality (lieu-dit).")
+    complement: str | None = strawberry.field(description="Address complement.")
+
+
+@strawberry.type(name="LineNumber", description="A number of the line.")
+class LineNumberType:
+    number: str = strawberry.field(description="The number in E.164 form.")
+    line_type: LineType = strawberry.field(description="Kind of line.")
+    published: bool = strawberry.field(description="Whether it appears in directories.")
+
+
+@strawberry.type(name="Choices", description="The subscriber's R10 choices for this line.")
+class ChoicesType:
+    listed: bool = strawberry.field(description="Appears in directories.")
+    initial_only: bool = strawberry.field(description="First name as initial only.")
+    no_gender: bool = strawberry.field(description="No civility/gender.")
+    no_street: bool = strawberry.field(description="No street address.")
+    no_reverse_lookup: bool = strawberry.field(description="Not in reverse look-up.")
+    no_marketing: bool = strawberry.field(description="No direct marketing.")
+    mobile_consent: bool = strawberry.field(description="Consent to list a mobile recorded.")
+
+
 @strawberry.type(name="Listing", description="A directory entry for one line of a subscriber.")
 class ListingType:
     id: strawberry.ID = strawberry.field(description="Stable entry id.")
     kind: ListingKind = strawberry.field(description="Residential or professional.")
     display_name: str = strawberry.field(description="Name as a directory shows it.")
+    civility: str | None = strawberry.field(description="Civility (mme, m), if given.")
     surname: str = strawberry.field(description="Surname, as entered.")
     first_name: str = strawberry.field(description="First name, as entered.")
-    business_name: str | None = strawberry.field(description="Business name (professionals).")
-    postcode: str = strawberry.field(description="Postcode.")
-    commune: str = strawberry.field(description="Commune name.")
-    insee_code: str = strawberry.field(description="INSEE commune code.")
-    number: str = strawberry.field(description="Telephone number in E.164 form.")
-    line_type: LineType = strawberry.field(description="Kind of line.")
-    listed: bool = strawberry.field(description="Whether the entry appears in directories.")
+    business_names: list[str] = strawberry.field(description="Business names (professionals).")
+    address: AddressType = strawberry.field(description="Address.")
+    numbers: list[LineNumberType] = strawberry.field(description="Numbers of the line.")
+    line_type: LineType = strawberry.field(description="Kind of line (its main number's).")
+    choices: ChoicesType = strawberry.field(description="Current R10 choices.")
+    status: str = strawberry.field(description="active or terminated.")
     version: int = strawberry.field(description="Version, increased by every change.")
-    updated_at: datetime = strawberry.field(description="Time of the last change.")
+    updated_at: datetime | None = strawberry.field(description="Time of the last change.")
 
     @classmethod
     def from_domain(cls, listing: Listing) -> ListingType:
         """The GraphQL view of a domain listing."""
+        a, c = listing.address, listing.choices
         return cls(
             id=strawberry.ID(listing.id),
             kind=ListingKind(listing.kind.value),
             display_name=listing.display_name,
+            civility=listing.civility.value if listing.civility else None,
             surname=listing.surname,
             first_name=listing.first_name,
-            business_name=listing.business_name,
-            postcode=listing.postcode,
-            commune=listing.commune,
-            insee_code=listing.insee_code,
-            number=listing.number,
+            business_names=list(listing.business_names),
+            address=AddressType(
+                postcode=a.postcode,
+                commune=a.commune,
+                insee_code=a.insee_code,
+                street=a.street_line,
+                locality=a.locality,
+                complement=a.complement,
+            ),
+            numbers=[
+                LineNumberType(
+                    number=n.e164, line_type=LineType(n.line_type.value), published=n.published
+                )
+                for n in listing.numbers
+            ],
             line_type=LineType(listing.line_type.value),
-            listed=listing.listed,
+            choices=ChoicesType(
+                listed=c.listed,
+                initial_only=c.initial_only,
+                no_gender=c.no_gender,
+                no_street=c.no_street,
+                no_reverse_lookup=c.no_reverse_lookup,
+                no_marketing=c.no_marketing,
+                mobile_consent=c.mobile_consent is not None,
+            ),
+            status=listing.status.value,
             version=listing.version,
             updated_at=listing.updated_at,
         )

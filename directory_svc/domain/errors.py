@@ -23,3 +23,19 @@ class NotFound(DomainError):
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} not found")
         self.what = what
+
+
+class VersionConflict(DomainError):
+    """The listing changed since the caller read it; ``current`` is its state now."""
+
+    def __init__(self, current: object) -> None:
+        super().__init__("the listing was changed by someone else; reload and try again")
+        self.current = current
+
+
+class AlreadyExists(DomainError):
+    """An object with this id exists already (and this is not a retry of its creation)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} already exists")
+        self.what = what

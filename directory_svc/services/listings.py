@@ -1,10 +1,17 @@
-"""Reading listings."""
+"""Listing use cases: read, look up, create and change (one path for every edge)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 from directory_svc.domain.errors import NotFound, ValidationError
+from directory_svc.domain.history import Change, HistoryEntry
 from directory_svc.domain.listings import Listing
+from directory_svc.domain.numbers import parse_french_number
 from directory_svc.domain.pagination import MAX_PAGE_SIZE, Page
+from directory_svc.domain.validation import validate_listing
+from directory_svc.reference import communes
 from directory_svc.storage.listings import ListingRepository
 
 
@@ -21,3 +28,51 @@ async def list_listings(repo: ListingRepository, first: int, after: str | None) 
     if not 1 <= first <= MAX_PAGE_SIZE:
         raise ValidationError("first", "out_of_range", f"must be between 1 and {MAX_PAGE_SIZE}")
     return await repo.page(first, after)
+
+
+async def find_by_number(repo: ListingRepository, number: str) -> list[Listing]:
+    """Listings showing ``number``, written in any common French way."""
+    return await repo.find_by_number(parse_french_number(number).e164)
+
+
+async def listing_history(repo: ListingRepository, listing_id: str) -> list[HistoryEntry]:
+    """The listing's changes, oldest first."""
+    return await repo.history(listing_id)
+
+
+def check_listing(listing: Listing) -> None:
+    """Every rule: the domain's validation, then the official commune list."""
+    validate_listing(listing)
+    communes().check("address", listing.address.insee_code, listing.address.postcode)
+
+
+async def create_listing(repo: ListingRepository, listing: Listing, change: Change) -> Listing:
+    """Validate and store a new listing; a retry with the same change id is harmless."""
+    check_listing(listing)
+    return await repo.create(listing, change)
+
+
+async def change_listing(
+    repo: ListingRepository,
+    listing_id: str,
+    expected_version: int,
+    edit: Callable[[Listing], Listing],
+    change: Change,
+) -> Listing:
+    """Apply ``edit`` to the listing if it is still at ``expected_version``.
+
+    Raises ``ValidationError`` (nothing stored), ``VersionConflict`` (with the current
+    state) or ``NotFound``. Choices changed by the edit record the change's provenance.
+    """
+    current = await get_listing(repo, listing_id)
+    edited = edit(current)
+    if edited.id != current.id or edited.account_id != current.account_id:
+        raise ValidationError("id", "immutable", "cannot be changed")
+    if edited.choices != current.choices:
+        edited = _with_provenance(edited, change)
+    check_listing(edited)
+    return await repo.apply(expected_version, edited, change)
+
+
+def _with_provenance(listing: Listing, change: Change) -> Listing:
+    return replace(listing, provenance=change.provenance)

@@ -1,48 +1,222 @@
-"""The one place that maps stored documents to domain objects and back."""
+"""The one place that maps stored documents to domain objects and back.
+
+Personal data (names, street part, numbers, e-mail, free texts, extra users, and the values
+in history entries) is stored only as AES-256-GCM ciphertext bound to the record id.
+Exact look-ups use HMAC blind indexes (``idx``). Geography and choices stay in clear: they
+are what publishers' lists are selected on.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from directory_svc.domain.listings import Listing, ListingKind
+from directory_svc.domain.choices import Actor, Channel, Choices, Consent, Provenance
+from directory_svc.domain.history import Change, HistoryEntry
+from directory_svc.domain.listings import (
+    Address,
+    Civility,
+    ExtraUser,
+    LineNumber,
+    Listing,
+    ListingKind,
+    Status,
+)
 from directory_svc.domain.numbers import LineType
+from directory_svc.domain.text import normalise_name
+from directory_svc.storage.crypto import Cipher
 
 Document = dict[str, Any]
 
+PII = "pii"
 
-def listing_to_document(listing: Listing) -> Document:
-    """The stored shape of a listing (field names are short and stable)."""
+
+def _consent_doc(consent: Consent | None) -> Document | None:
+    if consent is None:
+        return None
+    return {"at": consent.given_at, "ch": consent.channel.value, "ref": consent.reference}
+
+
+def _consent(doc: Document | None) -> Consent | None:
+    if doc is None:
+        return None
+    return Consent(doc["at"], Channel(doc["ch"]), doc["ref"])
+
+
+def _prov_doc(p: Provenance) -> Document:
     return {
-        "_id": listing.id,
-        "kind": listing.kind.value,
-        "surname": listing.surname,
-        "first_name": listing.first_name,
-        "business_name": listing.business_name,
-        "postcode": listing.postcode,
-        "commune": listing.commune,
-        "insee": listing.insee_code,
-        "number": listing.number,
-        "line_type": listing.line_type.value,
-        "listed": listing.listed,
-        "v": listing.version,
-        "updated_at": listing.updated_at,
+        "actor": p.actor.value,
+        "ch": p.channel.value,
+        "at": p.at,
+        "notice": p.notice_version,
+        "agent": p.agent_id,
     }
 
 
-def listing_from_document(doc: Document) -> Listing:
-    """Rebuild a domain listing from its stored document."""
-    return Listing(
-        id=doc["_id"],
-        kind=ListingKind(doc["kind"]),
-        surname=doc["surname"],
-        first_name=doc["first_name"],
-        business_name=doc.get("business_name"),
-        postcode=doc["postcode"],
-        commune=doc["commune"],
-        insee_code=doc["insee"],
-        number=doc["number"],
-        line_type=LineType(doc["line_type"]),
-        listed=doc["listed"],
-        version=doc["v"],
-        updated_at=doc["updated_at"],
+def _prov(doc: Document) -> Provenance:
+    return Provenance(
+        Actor(doc["actor"]), Channel(doc["ch"]), doc["at"], doc["notice"], doc.get("agent")
     )
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+class ListingCodec:
+    """Encodes listings and history entries with one cipher (and its blind-index key)."""
+
+    def __init__(self, cipher: Cipher) -> None:
+        self.cipher = cipher
+
+    def number_index(self, e164: str) -> str:
+        """Blind index of a number (E.164)."""
+        return self.cipher.blind_index("num", e164)
+
+    def surname_index(self, surname: str) -> str:
+        """Blind index of a normalised surname."""
+        return self.cipher.blind_index("sn", normalise_name(surname))
+
+    def state(self, listing: Listing) -> Document:
+        """Every stored field of the listing except ``_id`` and its history."""
+        a, c = listing.address, listing.choices
+        pii = {
+            "s": listing.surname,
+            "f": listing.first_name,
+            "c": listing.civility.value if listing.civility else None,
+            "b": list(listing.business_names),
+            "a": [a.number, a.repetition, a.street, a.locality, a.complement],
+            "n": [[n.e164, n.line_type.value, n.published] for n in listing.numbers],
+            "e": listing.email,
+            "p": listing.profession,
+            "m": listing.mention,
+            "g": listing.category,
+            "x": [
+                [
+                    u.surname,
+                    u.first_name,
+                    u.consent.reference if u.consent else None,
+                    _iso(u.consent.given_at) if u.consent else None,
+                    u.consent.channel.value if u.consent else None,
+                ]
+                for u in listing.extra_users
+            ],
+        }
+        blob = self.cipher.encrypt(pii, listing.id, PII)
+        first_key = normalise_name(listing.first_name)
+        sn = normalise_name(listing.surname)
+        return {
+            "acc": listing.account_id,
+            "kind": listing.kind.value,
+            "status": listing.status.value,
+            "line_type": listing.line_type.value,
+            "consumer_facing": listing.consumer_facing,
+            "geo": {"postcode": a.postcode, "insee": a.insee_code, "commune": a.commune},
+            "choices": {
+                "listed": c.listed,
+                "initial_only": c.initial_only,
+                "no_gender": c.no_gender,
+                "no_street": c.no_street,
+                "no_reverse_lookup": c.no_reverse_lookup,
+                "no_marketing": c.no_marketing,
+                "mobile_consent": _consent_doc(c.mobile_consent),
+            },
+            "prov": _prov_doc(listing.provenance),
+            "v": listing.version,
+            "updated_at": listing.updated_at,
+            "kid": Cipher.kid_of(blob),
+            PII: blob,
+            "idx": {
+                "num": [self.number_index(n.e164) for n in listing.numbers],
+                "sn": self.cipher.blind_index("sn", sn),
+                "hi": self.cipher.blind_index("hi", f"{a.insee_code}|{sn}|{first_key[:1]}"),
+                "hn": self.cipher.blind_index("hn", f"{a.insee_code}|{sn}|{first_key}"),
+            },
+        }
+
+    def listing(self, doc: Document) -> Listing:
+        """Rebuild the domain listing from its document."""
+        pii = self.cipher.decrypt(doc[PII], doc["_id"], PII)
+        geo, c = doc["geo"], doc["choices"]
+        number, repetition, street, locality, complement = pii["a"]
+        return Listing(
+            id=doc["_id"],
+            account_id=doc["acc"],
+            kind=ListingKind(doc["kind"]),
+            surname=pii["s"],
+            first_name=pii["f"],
+            civility=Civility(pii["c"]) if pii["c"] else None,
+            business_names=tuple(pii["b"]),
+            address=Address(
+                postcode=geo["postcode"],
+                insee_code=geo["insee"],
+                commune=geo["commune"],
+                number=number,
+                repetition=repetition,
+                street=street,
+                locality=locality,
+                complement=complement,
+            ),
+            numbers=tuple(LineNumber(e, LineType(t), bool(p)) for e, t, p in pii["n"]),
+            choices=Choices(
+                listed=c["listed"],
+                initial_only=c["initial_only"],
+                no_gender=c["no_gender"],
+                no_street=c["no_street"],
+                no_reverse_lookup=c["no_reverse_lookup"],
+                no_marketing=c["no_marketing"],
+                mobile_consent=_consent(c.get("mobile_consent")),
+            ),
+            provenance=_prov(doc["prov"]),
+            profession=pii["p"],
+            mention=pii["m"],
+            email=pii["e"],
+            category=pii["g"],
+            consumer_facing=doc["consumer_facing"],
+            extra_users=tuple(
+                ExtraUser(
+                    s,
+                    f,
+                    Consent(datetime.fromisoformat(at), Channel(ch), ref) if ref else None,
+                )
+                for s, f, ref, at, ch in pii["x"]
+            ),
+            status=Status(doc["status"]),
+            version=doc["v"],
+            updated_at=doc["updated_at"],
+        )
+
+    def entry(self, listing_id: str, entry: HistoryEntry) -> Document:
+        """A history entry as stored; the values before/after are encrypted."""
+        values = {"before": entry.before, "after": entry.after, "reason": entry.reason}
+        return {
+            "seq": entry.seq,
+            "change_id": entry.change_id,
+            "at": entry.at,
+            "prov": _prov_doc(entry.provenance),
+            "attested": entry.attested,
+            "diff": self.cipher.encrypt(values, listing_id, f"history:{entry.seq}"),
+            "prev": entry.prev_hash,
+            "hash": entry.hash,
+        }
+
+    def history_entry(self, listing_id: str, doc: Document) -> HistoryEntry:
+        """Rebuild a history entry (decrypting its values)."""
+        values = self.cipher.decrypt(doc["diff"], listing_id, f"history:{doc['seq']}")
+        return HistoryEntry(
+            seq=doc["seq"],
+            change_id=doc["change_id"],
+            at=doc["at"],
+            provenance=_prov(doc["prov"]),
+            reason=values["reason"],
+            attested=doc["attested"],
+            before=values["before"],
+            after=values["after"],
+            prev_hash=doc["prev"],
+            hash=doc["hash"],
+        )
+
+    @staticmethod
+    def change_of(entry: HistoryEntry) -> Change:
+        """The change an entry recorded (to recompute its chain hash)."""
+        return Change(entry.change_id, entry.provenance, entry.reason, entry.attested)

@@ -1,59 +1,172 @@
-"""Repository of listings."""
+"""Repository of listings: current state plus its append-only history, in one document.
+
+Every change is one conditional ``update_one`` on ``{_id, v}`` that sets the new state and
+pushes its history entry: single-document atomicity, no transaction needed. A retried
+change (same change id) is recognised in the history and not applied twice.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from directory_svc.domain.errors import AlreadyExists, NotFound, VersionConflict
+from directory_svc.domain.history import GENESIS, Change, HistoryEntry, chain_hash, diff
 from directory_svc.domain.listings import Listing
 from directory_svc.domain.pagination import Page
-from directory_svc.storage.documents import Document, listing_from_document, listing_to_document
+from directory_svc.storage.documents import Document, ListingCodec
 
 COLLECTION = "listings"
 DUPLICATE_KEY = 11000
+_STATE_ONLY = {"history": 0}
+
+
+def now_ms() -> datetime:
+    """Now, truncated to the millisecond (what the database stores)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class ListingRepository:
     """Reads and writes listings; callers see domain objects only."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], codec: ListingCodec) -> None:
         self._col = db[COLLECTION]
+        self.codec = codec
 
     @classmethod
-    def for_client(cls, client: AsyncMongoClient[Document], db_name: str) -> ListingRepository:
+    def for_client(
+        cls, client: AsyncMongoClient[Document], db_name: str, codec: ListingCodec
+    ) -> ListingRepository:
         """The repository on database ``db_name`` of ``client``."""
-        return cls(client[db_name])
+        return cls(client[db_name], codec)
+
+    async def ensure_indexes(self) -> None:
+        """Create the look-up indexes (idempotent; run at start-up)."""
+        await self._col.create_index([("idx.num", ASCENDING)], name="by_number")
+        await self._col.create_index(
+            [("idx.sn", ASCENDING), ("geo.insee", ASCENDING)], name="by_surname_commune"
+        )
+        await self._col.create_index(
+            [("idx.sn", ASCENDING), ("geo.postcode", ASCENDING)], name="by_surname_postcode"
+        )
+        await self._col.create_index([("kid", ASCENDING)], name="by_key")
+
+    # Reads
 
     async def get(self, listing_id: str) -> Listing | None:
         """The listing with this id, or ``None``."""
-        doc = await self._col.find_one({"_id": listing_id})
-        return None if doc is None else listing_from_document(doc)
+        doc = await self._col.find_one({"_id": listing_id}, _STATE_ONLY)
+        return None if doc is None else self.codec.listing(doc)
+
+    async def get_many(self, ids: list[str]) -> list[Listing]:
+        """The listings among ``ids`` that exist."""
+        cursor = self._col.find({"_id": {"$in": ids}}, _STATE_ONLY)
+        return [self.codec.listing(d) async for d in cursor]
+
+    async def history(self, listing_id: str) -> list[HistoryEntry]:
+        """The listing's history, oldest first (empty when there is no such listing)."""
+        doc = await self._col.find_one({"_id": listing_id}, {"history": 1})
+        if doc is None:
+            return []
+        return [self.codec.history_entry(listing_id, e) for e in doc.get("history", [])]
 
     async def page(self, first: int, after: str | None) -> Page[Listing]:
         """Up to ``first`` listings ordered by id, strictly after id ``after``."""
         query: Document = {} if after is None else {"_id": {"$gt": after}}
-        cursor = self._col.find(query).sort("_id", ASCENDING).limit(first + 1)
+        cursor = self._col.find(query, _STATE_ONLY).sort("_id", ASCENDING).limit(first + 1)
         docs = await cursor.to_list(first + 1)
-        items = [listing_from_document(d) for d in docs[:first]]
+        items = [self.codec.listing(d) for d in docs[:first]]
         return Page(
             items=items, has_next=len(docs) > first, last_key=items[-1].id if items else None
         )
 
-    async def insert_new(self, listings: Sequence[Listing]) -> int:
-        """Insert the listings whose id is not stored yet (idempotent); returns how many were new.
+    async def find_by_number(self, e164: str) -> list[Listing]:
+        """Listings showing this number (blind-index look-up, no scan)."""
+        cursor = self._col.find({"idx.num": self.codec.number_index(e164)}, _STATE_ONLY)
+        return [self.codec.listing(d) async for d in cursor]
+
+    async def find_by_surname(
+        self, surname: str, insee_code: str | None = None, postcode: str | None = None
+    ) -> list[Listing]:
+        """Listings with this normalised surname in a commune or postcode (blind index)."""
+        query: Document = {"idx.sn": self.codec.surname_index(surname)}
+        if insee_code is not None:
+            query["geo.insee"] = insee_code
+        if postcode is not None:
+            query["geo.postcode"] = postcode
+        return [self.codec.listing(d) async for d in self._col.find(query, _STATE_ONLY)]
+
+    async def count(self) -> int:
+        """How many listings are stored."""
+        return await self._col.count_documents({})
+
+    async def raw_documents(self) -> AsyncIterator[Document]:
+        """Every stored document as is (for maintenance and audits)."""
+        async for doc in self._col.find({}):
+            yield doc
+
+    # Writes
+
+    def _entry(
+        self, before: Listing | None, after: Listing, change: Change, seq: int, prev: str
+    ) -> HistoryEntry:
+        old, new = diff(before, after)
+        at = now_ms()
+        digest = chain_hash(self.codec.cipher.keys.history_key, prev, seq, change, at, old, new)
+        return HistoryEntry(
+            seq,
+            change.change_id,
+            at,
+            change.provenance,
+            change.reason,
+            change.attested,
+            old,
+            new,
+            prev,
+            digest,
+        )
+
+    def _creation_document(self, listing: Listing, change: Change) -> Document:
+        stored = replace(listing, version=1, updated_at=now_ms())
+        entry = self._entry(None, stored, change, 1, GENESIS)
+        return {
+            "_id": stored.id,
+            **self.codec.state(stored),
+            "history": [self.codec.entry(stored.id, entry)],
+            "head": entry.hash,
+        }
+
+    async def create(self, listing: Listing, change: Change) -> Listing:
+        """Store a new listing (version 1) with its creation entry; idempotent per change id."""
+        doc = self._creation_document(listing, change)
+        try:
+            await self._col.insert_one(doc)
+        except DuplicateKeyError:
+            existing = await self._col.find_one(
+                {"_id": listing.id, "history.change_id": change.change_id}, _STATE_ONLY
+            )
+            if existing is None:
+                raise AlreadyExists("listing") from None
+            return self.codec.listing(existing)
+        return self.codec.listing(doc)
+
+    async def insert_new(self, listings: Sequence[Listing], change: Change) -> int:
+        """Bulk-create listings whose id is not stored yet; returns how many were new.
 
         Insert-only on purpose: an ``update`` command with more than about 100 statements
         deadlocks FerretDB 1.24 on SQLite (see docs/architecture.md, "Storage rules").
         """
         if not listings:
             return 0
+        docs = [self._creation_document(item, change) for item in listings]
         try:
-            result = await self._col.insert_many(
-                [listing_to_document(item) for item in listings], ordered=False
-            )
+            result = await self._col.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if any(err.get("code") != DUPLICATE_KEY for err in errors):
@@ -61,6 +174,71 @@ class ListingRepository:
             return int(exc.details.get("nInserted", 0))
         return len(result.inserted_ids)
 
-    async def count(self) -> int:
-        """How many listings are stored."""
-        return await self._col.count_documents({})
+    async def apply(self, expected_version: int, new: Listing, change: Change) -> Listing:
+        """Replace the listing's state by ``new`` if it is still at ``expected_version``.
+
+        Appends the history entry in the same single-document update. Raises
+        ``VersionConflict`` (with the current state) or ``NotFound``; a retry of an
+        applied change returns the current state without applying it again.
+        """
+        doc = await self._col.find_one({"_id": new.id}, _STATE_ONLY)
+        if doc is None:
+            raise NotFound("listing")
+        current = self.codec.listing(doc)
+        if current.version != expected_version:
+            return await self._settle(new.id, change, current)
+        stored = replace(new, version=expected_version + 1, updated_at=now_ms())
+        entry = self._entry(current, stored, change, expected_version + 1, doc["head"])
+        state = {**self.codec.state(stored), "head": entry.hash}
+        new_entry = self.codec.entry(new.id, entry)
+        if state["kid"] == doc["kid"]:
+            update: Document = {"$set": state, "$push": {"history": new_entry}}
+        else:
+            # The data key was rotated: keep every ciphertext of the document under one key.
+            history = await self._col.find_one({"_id": new.id}, {"history": 1})
+            old = [] if history is None else history["history"]
+            state["history"] = [*self.reencrypt_entries(new.id, old), new_entry]
+            update = {"$set": state}
+        result = await self._col.update_one({"_id": new.id, "v": expected_version}, update)
+        if result.matched_count == 0:
+            latest = await self.get(new.id)
+            if latest is None:
+                raise NotFound("listing")
+            return await self._settle(new.id, change, latest)
+        return stored
+
+    async def _settle(self, listing_id: str, change: Change, current: Listing) -> Listing:
+        """After a version mismatch: a retry of an applied change succeeds, else conflict."""
+        applied = await self._col.count_documents(
+            {"_id": listing_id, "history.change_id": change.change_id}
+        )
+        if applied:
+            return current
+        raise VersionConflict(current)
+
+    async def raw(self, listing_id: str) -> Document | None:
+        """One stored document as is."""
+        return await self._col.find_one({"_id": listing_id})
+
+    async def replace_raw(self, doc: Document, expected_version: int) -> bool:
+        """Write back a maintained document if nobody changed it meanwhile."""
+        result = await self._col.replace_one({"_id": doc["_id"], "v": expected_version}, doc)
+        return result.matched_count == 1
+
+    def reencrypt_entries(self, listing_id: str, entries: list[Document]) -> list[Document]:
+        """History entries as stored, with their values sealed under the active key."""
+        out = []
+        for e in entries:
+            purpose = f"history:{e['seq']}"
+            values = self.codec.cipher.decrypt(e["diff"], listing_id, purpose)
+            out.append({**e, "diff": self.codec.cipher.encrypt(values, listing_id, purpose)})
+        return out
+
+    async def ids_not_under(self, kid: str, limit: int) -> list[str]:
+        """Ids of listings whose ciphertexts use another key than ``kid``."""
+        cursor = self._col.find({"kid": {"$ne": kid}}, {"_id": 1}).limit(limit)
+        return [d["_id"] async for d in cursor]
+
+    async def count_under(self, kid: str) -> int:
+        """How many listings use key ``kid``."""
+        return await self._col.count_documents({"kid": kid})

@@ -1,0 +1,133 @@
+"""Encryption keys: AES-256-GCM data keys (rotatable), an HMAC key for blind indexes, and an
+HMAC key for the history chain. They live in a key directory, never in the database.
+
+Layout of the key directory (``DIRECTORY_KEYS_DIR``)::
+
+    data/<kid>.key   base64 of 32 random bytes, one file per data key
+    data/ACTIVE      the kid new ciphertexts use
+    index.key        blind-index HMAC key (base64, 32 bytes)
+    history.key      history-chain HMAC key (base64, 32 bytes)
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+KEY_BYTES = 32
+_RECHECK_S = 2.0
+
+
+class KeyFileError(Exception):
+    """A key is missing or malformed; the message names the file, never key material."""
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        raw = base64.b64decode(path.read_text().strip(), validate=True)
+    except (OSError, ValueError):
+        raise KeyFileError(f"cannot read key file {path}") from None
+    if len(raw) != KEY_BYTES:
+        raise KeyFileError(f"key file {path} does not hold {KEY_BYTES} bytes")
+    return raw
+
+
+def _write_key(path: Path, key: bytes) -> None:
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(base64.b64encode(key).decode() + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
+class KeyRing:
+    """The keys of one key directory; notices a rotation made by another process."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.index_key = _read_key(directory / "index.key")
+        self.history_key = _read_key(directory / "history.key")
+        self._data: dict[str, bytes] = {}
+        self._active = ""
+        self._checked = 0.0
+        self._active_mtime = 0.0
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the data keys and the active kid again."""
+        data_dir = self.directory / "data"
+        keys = {p.stem: _read_key(p) for p in sorted(data_dir.glob("*.key"))}
+        active_file = data_dir / "ACTIVE"
+        try:
+            active = active_file.read_text().strip()
+            self._active_mtime = active_file.stat().st_mtime
+        except OSError:
+            raise KeyFileError(f"missing {active_file}") from None
+        if active not in keys:
+            raise KeyFileError(f"{active_file} names a key that does not exist")
+        self._data, self._active = keys, active
+        self._checked = time.monotonic()
+
+    @property
+    def active_kid(self) -> str:
+        """The kid of the key new ciphertexts use (re-read at most every 2 s)."""
+        now = time.monotonic()
+        if now - self._checked > _RECHECK_S:
+            self._checked = now
+            try:
+                mtime = (self.directory / "data" / "ACTIVE").stat().st_mtime
+            except OSError:
+                mtime = self._active_mtime
+            if mtime != self._active_mtime:
+                self.reload()
+        return self._active
+
+    def data_key(self, kid: str) -> bytes:
+        """The data key ``kid``; re-reads the directory once if it is new to this process."""
+        if kid not in self._data:
+            self.reload()
+        try:
+            return self._data[kid]
+        except KeyError:
+            raise KeyFileError(f"data key {kid!r} is not in {self.directory / 'data'}") from None
+
+    @property
+    def kids(self) -> list[str]:
+        """Every data key id present."""
+        return sorted(self._data)
+
+
+def init_keys(directory: Path) -> bool:
+    """Create a key directory with one data key if it has none; True when created."""
+    data_dir = directory / "data"
+    if (data_dir / "ACTIVE").exists():
+        return False
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    for name in ("index.key", "history.key"):
+        if not (directory / name).exists():
+            _write_key(directory / name, secrets.token_bytes(KEY_BYTES))
+    add_data_key(directory)
+    return True
+
+
+def add_data_key(directory: Path) -> str:
+    """Create a new data key and make it the active one; returns its kid."""
+    data_dir = directory / "data"
+    kid = "k" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    _write_key(data_dir / f"{kid}.key", secrets.token_bytes(KEY_BYTES))
+    tmp = data_dir / "ACTIVE.tmp"
+    tmp.write_text(kid + "\n")
+    tmp.replace(data_dir / "ACTIVE")
+    return kid
+
+
+def remove_data_key(directory: Path, kid: str) -> None:
+    """Delete a retired data key file (the caller checked nothing uses it)."""
+    (directory / "data" / f"{kid}.key").unlink()

@@ -1,0 +1,79 @@
+"""Maintenance over every stored listing: key rotation and history-chain verification."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+from directory_svc.domain.history import GENESIS, chain_hash
+from directory_svc.storage.crypto import DecryptionFailed
+from directory_svc.storage.documents import PII
+from directory_svc.storage.listings import ListingRepository
+
+
+async def reencrypt_all(
+    repo: ListingRepository,
+    batch: int = 200,
+    progress: Callable[[int], None] | None = None,
+    max_passes: int = 50,
+) -> int:
+    """Re-encrypt, in batches, every listing not under the active key; returns how many.
+
+    Each document is rewritten only if its version did not change meanwhile; a document
+    changed concurrently is picked up again by the next pass.
+    """
+    cipher = repo.codec.cipher
+    done = 0
+    for _ in range(max_passes):
+        active = cipher.keys.active_kid
+        ids = await repo.ids_not_under(active, batch)
+        if not ids:
+            return done
+        for listing_id in ids:
+            doc = await repo.raw(listing_id)
+            if doc is None:
+                continue
+            pii = cipher.decrypt(doc[PII], listing_id, PII)
+            doc[PII] = cipher.encrypt(pii, listing_id, PII)
+            doc["kid"] = active
+            doc["history"] = repo.reencrypt_entries(listing_id, doc.get("history", []))
+            if await repo.replace_raw(doc, doc["v"]):
+                done += 1
+                if progress:
+                    progress(1)
+    raise RuntimeError("listings keep changing under the old key; run the rotation again")
+
+
+async def broken_chains(repo: ListingRepository) -> AsyncIterator[tuple[str, str]]:
+    """``(listing id, what is wrong)`` for every listing whose history fails verification."""
+    key = repo.codec.cipher.keys.history_key
+    async for doc in repo.raw_documents():
+        problem = _check(repo, key, doc)
+        if problem:
+            yield doc["_id"], problem
+
+
+def _check(repo: ListingRepository, key: bytes, doc: dict[str, object]) -> str | None:
+    listing_id = str(doc["_id"])
+    raw_entries = doc.get("history")
+    if not isinstance(raw_entries, list):
+        return "history missing"
+    prev = GENESIS
+    for position, raw in enumerate(raw_entries, start=1):
+        try:
+            entry = repo.codec.history_entry(listing_id, raw)
+        except (DecryptionFailed, KeyError, TypeError, ValueError):
+            return f"entry {position} unreadable"
+        if entry.seq != position:
+            return f"entry {position} out of sequence"
+        if entry.prev_hash != prev:
+            return f"entry {position} does not follow the previous one"
+        change = repo.codec.change_of(entry)
+        expected = chain_hash(key, prev, entry.seq, change, entry.at, entry.before, entry.after)
+        if expected != entry.hash:
+            return f"entry {position} was altered"
+        prev = entry.hash
+    if len(raw_entries) != doc.get("v"):
+        return "entries missing (count differs from the version)"
+    if doc.get("head") != prev:
+        return "last entry missing or replaced"
+    return None

@@ -1,0 +1,43 @@
+"""Building the storage objects of a process from its settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import AsyncMongoClient
+
+from directory_svc.config import Settings
+from directory_svc.storage.client import create_client, ping
+from directory_svc.storage.crypto import Cipher
+from directory_svc.storage.documents import ListingCodec
+from directory_svc.storage.keys import KeyRing
+from directory_svc.storage.listings import ListingRepository
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    """The client, the keys and the repositories of one process."""
+
+    client: AsyncMongoClient[Any]
+    keys: KeyRing
+    listings: ListingRepository
+
+    async def close(self) -> None:
+        """Close the database client."""
+        await self.client.close()
+
+
+async def open_storage(settings: Settings, *, indexes: bool = True) -> Storage:
+    """Read the keys, connect, check the database answers, create indexes."""
+    keys = KeyRing(settings.keys_dir)
+    client = create_client(settings)
+    try:
+        await ping(client, settings.db_timeout_s + 1)
+        listings = ListingRepository(client[settings.db_name], ListingCodec(Cipher(keys)))
+        if indexes:
+            await listings.ensure_indexes()
+    except BaseException:
+        await client.close()
+        raise
+    return Storage(client=client, keys=keys, listings=listings)
