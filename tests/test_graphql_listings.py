@@ -1,6 +1,6 @@
 import json
-from dataclasses import replace
 import logging
+from dataclasses import replace
 from typing import Any
 
 from aiohttp.test_utils import TestClient
