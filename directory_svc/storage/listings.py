@@ -1,8 +1,14 @@
 """Repository of listings: current state plus its append-only history, in one document.
 
-Every change is one conditional ``update_one`` on ``{_id, v}`` that sets the new state and
-pushes its history entry: single-document atomicity, no transaction needed. A retried
-change (same change id) is recognised in the history and not applied twice.
+Every change is one ``update_one`` on ``{_id, v}`` that sets the new state and pushes its
+history entry: single-document atomicity, no transaction needed. A retried change (same
+change id) is recognised and not applied twice.
+
+Compare-and-set: FerretDB 1.24 evaluates an update's filter and then writes by ``_id``
+without re-checking it, so two concurrent updates filtered on the same version can both
+"match" and one is lost. Before writing version v+1 a writer therefore *claims* it by
+inserting ``{_id: "<listing>:<v+1>"}`` into ``listing_claims``: an insert on a unique key
+is atomic on both servers, so exactly one writer owns each version transition.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from directory_svc.domain.pagination import Page
 from directory_svc.storage.documents import Document, ListingCodec
 
 COLLECTION = "listings"
+CLAIMS = "listing_claims"
+STALE_CLAIM_S = 60
 DUPLICATE_KEY = 11000
 _STATE_ONLY = {"history": 0}
 
@@ -37,6 +45,7 @@ class ListingRepository:
 
     def __init__(self, db: AsyncDatabase[Document], codec: ListingCodec) -> None:
         self._col = db[COLLECTION]
+        self._claims = db[CLAIMS]
         self.codec = codec
 
     @classmethod
@@ -187,6 +196,8 @@ class ListingRepository:
         current = self.codec.listing(doc)
         if current.version != expected_version:
             return await self._settle(new.id, change, current)
+        if not await self.claim(new.id, expected_version + 1, change.change_id):
+            return await self._settle(new.id, change, current)
         stored = replace(new, version=expected_version + 1, updated_at=now_ms())
         entry = self._entry(current, stored, change, expected_version + 1, doc["head"])
         state = {**self.codec.state(stored), "head": entry.hash}
@@ -205,7 +216,33 @@ class ListingRepository:
             if latest is None:
                 raise NotFound("listing")
             return await self._settle(new.id, change, latest)
+        await self._claims.delete_one({"_id": f"{new.id}:{expected_version}"})
         return stored
+
+    async def claim(self, listing_id: str, version: int, change_id: str) -> bool:
+        """Own the transition to ``version``; True when this change owns it.
+
+        A claim left by a writer that died (older than ``STALE_CLAIM_S`` while the listing is
+        still below ``version``) is removed, so the next attempt can proceed.
+        """
+        claim_id = f"{listing_id}:{version}"
+        try:
+            await self._claims.insert_one({"_id": claim_id, "change": change_id, "at": now_ms()})
+        except DuplicateKeyError:
+            existing = await self._claims.find_one({"_id": claim_id})
+            if existing is None:
+                return False
+            if existing["change"] == change_id:
+                return True  # our own earlier attempt, interrupted before its update
+            age = (now_ms() - existing["at"]).total_seconds()
+            if age > STALE_CLAIM_S:
+                await self._claims.delete_one({"_id": claim_id, "change": existing["change"]})
+            return False
+        return True
+
+    async def release(self, listing_id: str, version: int, change_id: str) -> None:
+        """Give up a claim this change holds (maintenance that does not bump the version)."""
+        await self._claims.delete_one({"_id": f"{listing_id}:{version}", "change": change_id})
 
     async def _settle(self, listing_id: str, change: Change, current: Listing) -> Listing:
         """After a version mismatch: a retry of an applied change succeeds, else conflict."""
