@@ -9,7 +9,8 @@ import pytest
 from directory_svc.domain.choices import Actor, Channel, Provenance
 from directory_svc.domain.errors import ValidationError, VersionConflict
 from directory_svc.domain.history import Change
-from directory_svc.domain.listings import Listing, ListingKind
+from directory_svc.domain.listings import ExtraUser, LineNumber, Listing, ListingKind
+from directory_svc.domain.numbers import LineType
 from directory_svc.services import listings as service
 from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.listings import ListingRepository
@@ -93,6 +94,25 @@ async def test_history_records_who_and_what_changed(repo: ListingRepository) -> 
         (lambda i: replace(i, surname="Bell\x07"), "surname", "forbidden_character"),
         (lambda i: replace(i, profession="x" * 10_000_000), "profession", "too_long"),
         (lambda i: replace(i, email="not-an-email"), "email", "email_format"),
+        (
+            lambda i: replace(i, extra_users=(ExtraUser("Martin", "Léa", None),)),
+            "extra_users.0.consent",
+            "consent_required",
+        ),
+        (
+            lambda i: replace(
+                i,
+                numbers=(LineNumber("+33612345678", LineType.MOBILE),),
+                choices=replace(i.choices, listed=True, mobile_consent=None),
+            ),
+            "choices.listed",
+            "mobile_consent_required",
+        ),
+        (
+            lambda i: replace(i, numbers=(LineNumber("+442079460958", LineType.OTHER),)),
+            "numbers.0",
+            "not_french_plan",
+        ),
         (
             lambda i: replace(i, address=replace(i.address, insee_code="7505")),
             "address.insee_code",
