@@ -70,7 +70,9 @@ async def _seed(storage: Storage, count: int, seed: int, if_empty: bool) -> int:
     if if_empty and await storage.listings.count() > 0:
         print("database already holds listings; not seeding", file=sys.stderr)
         return 0
-    added = await seed_listings(storage.listings, count, seed, _progress("seeding", count))
+    added = await seed_listings(
+        storage.listings, count, seed, _progress("seeding", count), accounts=storage.accounts
+    )
     print(file=sys.stderr)
     print(f"seeded {added} new listings ({count - added} already present)")
     return 0
@@ -80,7 +82,9 @@ async def _import(storage: Storage, path: Path) -> int:
     from directory_svc.services.importer import import_file
 
     raw = await asyncio.to_thread(path.read_bytes)
-    report = await import_file(storage.listings, path.name, raw, _progress("importing", None))
+    report = await import_file(
+        storage.listings, storage.accounts, path.name, raw, _progress("importing", None)
+    )
     print(file=sys.stderr)
     for line, reason in report.rejected:
         print(f"{path.name}:{line}: rejected: {reason}", file=sys.stderr)
@@ -170,11 +174,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if not args.file.is_file():
             return _fail(f"no such file: {args.file}")
         return asyncio.run(_with_storage(settings, lambda s: _import(s, args.file)))
-    if args.command == "keys" and args.action == "rotate":
-        return asyncio.run(_with_storage(settings, lambda s: _rotate(s, settings.keys_dir)))
-    if args.command == "keys" and args.action == "retire":
+    if args.command == "keys":
+        keys_dir = settings.keys_dir
+        if keys_dir is None:
+            return _fail("keys rotate/retire write key files: set DIRECTORY_KEYS_DIR")
+        if args.action == "rotate":
+            return asyncio.run(_with_storage(settings, lambda s: _rotate(s, keys_dir)))
         kid = args.kid
-        return asyncio.run(_with_storage(settings, lambda s: _retire(s, settings.keys_dir, kid)))
+        return asyncio.run(_with_storage(settings, lambda s: _retire(s, keys_dir, kid)))
     if args.command == "history":
         return asyncio.run(_with_storage(settings, _verify))
     return _fail(f"unknown command {args.command}")

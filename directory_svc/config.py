@@ -29,13 +29,14 @@ class Settings:
     """Validated configuration of one service process."""
 
     mongodb_uri: str
-    keys_dir: Path
+    keys_dir: Path | None
     db_name: str = "annuaire"
     env: Env = Env.PROD
     host: str = "127.0.0.1"
     port: int = 8080
     db_timeout_s: float = 5.0
     log_level: str = "INFO"
+    key_env: dict[str, str] | None = None
 
     @property
     def is_dev(self) -> bool:
@@ -44,6 +45,12 @@ class Settings:
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+KEY_VARIABLES = (
+    "DIRECTORY_DATA_KEYS",
+    "DIRECTORY_ACTIVE_KEY",
+    "DIRECTORY_INDEX_KEY",
+    "DIRECTORY_HISTORY_KEY",
+)
 
 
 def _number(environ: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
@@ -82,11 +89,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if log_level not in _LOG_LEVELS:
         raise ConfigError(f"DIRECTORY_LOG_LEVEL: expected one of {', '.join(_LOG_LEVELS)}")
     keys_raw = env_vars.get("DIRECTORY_KEYS_DIR", "").strip()
-    if not keys_raw:
+    key_env = {k: env_vars[k] for k in KEY_VARIABLES if env_vars.get(k)}
+    if not keys_raw and not key_env:
         raise ConfigError("DIRECTORY_KEYS_DIR: not set (the key directory; see `keys init`)")
+    if keys_raw and key_env:
+        raise ConfigError("DIRECTORY_KEYS_DIR: set together with DIRECTORY_*_KEY variables")
     return Settings(
         mongodb_uri=uri,
-        keys_dir=Path(keys_raw),
+        keys_dir=Path(keys_raw) if keys_raw else None,
+        key_env=key_env or None,
         db_name=db_name,
         env=env,
         host=env_vars.get("DIRECTORY_HOST", "127.0.0.1").strip() or "127.0.0.1",

@@ -30,3 +30,12 @@ def test_bad_settings_name_the_variable_in_one_line(env: dict[str, str], variabl
     message = str(caught.value)
     assert message.startswith(f"{variable}:")
     assert "\n" not in message
+
+
+def test_keys_may_come_from_the_environment_but_not_from_both() -> None:
+    env = {"MONGODB_URI": "mongodb://x/", "DIRECTORY_INDEX_KEY": "a", "DIRECTORY_ACTIVE_KEY": "k"}
+    settings = load_settings(env)
+    assert settings.keys_dir is None
+    assert settings.key_env == {"DIRECTORY_INDEX_KEY": "a", "DIRECTORY_ACTIVE_KEY": "k"}
+    with pytest.raises(ConfigError, match=r"^DIRECTORY_KEYS_DIR: set together"):
+        load_settings({**env, "DIRECTORY_KEYS_DIR": "/k"})

@@ -14,7 +14,7 @@ from directory_svc.services import listings as service
 from directory_svc.services.maintenance import retire_key, rotate_keys, verify_history
 from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.maintenance import reencrypt_all
-from directory_svc.storage.setup import Storage
+from directory_svc.storage.setup import Storage, open_storage
 from tests.conftest import gql
 
 AT = datetime(2026, 6, 1, tzinfo=UTC)
@@ -99,3 +99,24 @@ async def test_rotation_while_serving_then_old_key_retired(
     for item in listings[:50]:
         assert (await service.get_listing(storage.listings, item.id)).surname == item.surname
     assert await verify_history(storage.listings) == []
+
+
+async def test_keys_from_the_environment_read_what_the_directory_wrote(
+    storage: Storage, keys_dir: Path, settings: Any
+) -> None:
+    await seed_listings(storage.listings, 5, seed=3)
+    kid = storage.keys.active_kid
+    env = {
+        "DIRECTORY_DATA_KEYS": f"{kid}={(keys_dir / 'data' / f'{kid}.key').read_text().strip()}",
+        "DIRECTORY_ACTIVE_KEY": kid,
+        "DIRECTORY_INDEX_KEY": (keys_dir / "index.key").read_text().strip(),
+        "DIRECTORY_HISTORY_KEY": (keys_dir / "history.key").read_text().strip(),
+    }
+    from_env = await open_storage(replace(settings, keys_dir=None, key_env=env))
+    try:
+        item = next(iter(demo_listings(5, seed=3)))
+        assert (await from_env.listings.get(item.id)) == await storage.listings.get(item.id)
+        found = await service.find_by_number(from_env.listings, item.numbers[0].e164)
+        assert [f.id for f in found] == [item.id]
+    finally:
+        await from_env.close()

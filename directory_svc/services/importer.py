@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from directory_svc.domain.accounts import Account, InformationRecord
 from directory_svc.domain.choices import (
     Actor,
     Channel,
@@ -28,6 +29,7 @@ from directory_svc.domain.history import Change, listing_values
 from directory_svc.domain.listings import Address, Civility, LineNumber, Listing, ListingKind
 from directory_svc.domain.numbers import parse_french_number
 from directory_svc.services.listings import check_listing
+from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.listings import ListingRepository
 
 COLUMNS = (
@@ -185,6 +187,7 @@ def read_rows(name: str, raw: bytes) -> Iterator[tuple[int, dict[str, Any] | Val
 
 async def import_file(
     repo: ListingRepository,
+    accounts: AccountRepository,
     name: str,
     raw: bytes,
     progress: Callable[[int], None] | None = None,
@@ -210,20 +213,50 @@ async def import_file(
             continue
         batch.append(listing)
         if len(batch) == BATCH:
-            await _store(repo, batch, change, report)
+            await _store(repo, accounts, batch, change, report)
             if progress:
                 progress(len(batch))
             batch = []
     if batch:
-        await _store(repo, batch, change, report)
+        await _store(repo, accounts, batch, change, report)
         if progress:
             progress(len(batch))
     return report
 
 
+def _account_of(listing: Listing) -> Account:
+    """The account a row belongs to; its notice version says which rights notice it was given."""
+    p = listing.provenance
+    informed = () if p.notice_version == "unknown" else (
+        InformationRecord(p.at, Channel.IMPORT, p.notice_version),
+    )  # fmt: skip
+    return Account(listing.account_id, listing.kind, informed)
+
+
 async def _store(
-    repo: ListingRepository, batch: list[Listing], change: Change, report: ImportReport
+    repo: ListingRepository,
+    accounts: AccountRepository,
+    batch: list[Listing],
+    change: Change,
+    report: ImportReport,
 ) -> None:
+    # The CRM's notice version says which rights notice the subscriber was given.
+    await accounts.create_missing(
+        [
+            Account(
+                item.account_id,
+                item.kind,
+                (
+                    InformationRecord(
+                        item.provenance.at, Channel.IMPORT, item.provenance.notice_version
+                    ),
+                )
+                if item.provenance.notice_version != "unknown"
+                else (),
+            )
+            for item in batch
+        ]
+    )
     existing = {item.id: item for item in await repo.get_many([b.id for b in batch])}
     new = [item for item in batch if item.id not in existing]
     report.created += await repo.insert_new(new, change)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from faker import Faker
 
+from directory_svc.domain.accounts import Account, InformationRecord
 from directory_svc.domain.choices import Actor, Channel, Choices, Consent, Provenance
 from directory_svc.domain.errors import ValidationError
 from directory_svc.domain.history import Change
@@ -27,6 +28,7 @@ from directory_svc.domain.listings import (
 from directory_svc.domain.numbers import LineType, PhoneNumber, parse_french_number
 from directory_svc.reference import communes
 from directory_svc.services.listings import check_listing
+from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.listings import ListingRepository
 
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -110,15 +112,21 @@ def demo_listings(count: int, seed: int) -> Iterator[Listing]:
         )
 
 
+def _account_of(listing: Listing) -> Account:
+    informed = InformationRecord(listing.provenance.at, Channel.MAIL, NOTICE)
+    return Account(id=listing.account_id, kind=listing.kind, informed=(informed,))
+
+
 async def seed_listings(
     repo: ListingRepository,
     count: int,
     seed: int = 1,
     progress: Callable[[int], None] | None = None,
+    accounts: AccountRepository | None = None,
 ) -> int:
-    """Store ``count`` demo listings in batches; returns how many were new.
+    """Store ``count`` demo listings (and their accounts, when given) in batches.
 
-    Re-seeding with the same seed adds nothing.
+    Returns how many listings were new; re-seeding with the same seed adds nothing.
     """
     change = Change(f"seed-{seed}", Provenance(Actor.IMPORT, Channel.IMPORT, _EPOCH, NOTICE))
     added = 0
@@ -127,11 +135,15 @@ async def seed_listings(
         check_listing(listing)
         batch.append(listing)
         if len(batch) == _BATCH:
+            if accounts is not None:
+                await accounts.create_missing([_account_of(item) for item in batch])
             added += await repo.insert_new(batch, change)
             if progress:
                 progress(len(batch))
             batch = []
     if batch:
+        if accounts is not None:
+            await accounts.create_missing([_account_of(item) for item in batch])
         added += await repo.insert_new(batch, change)
         if progress:
             progress(len(batch))

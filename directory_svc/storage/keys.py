@@ -7,6 +7,10 @@ Layout of the key directory (``DIRECTORY_KEYS_DIR``)::
     data/ACTIVE      the kid new ciphertexts use
     index.key        blind-index HMAC key (base64, 32 bytes)
     history.key      history-chain HMAC key (base64, 32 bytes)
+
+Or, for platforms that inject secrets as environment variables, ``DIRECTORY_DATA_KEYS``
+(``kid=BASE64,kid=BASE64``), ``DIRECTORY_ACTIVE_KEY`` (a kid), ``DIRECTORY_INDEX_KEY`` and
+``DIRECTORY_HISTORY_KEY`` (base64). Rotation writes files, so it needs the directory.
 """
 
 from __future__ import annotations
@@ -26,14 +30,22 @@ class KeyFileError(Exception):
     """A key is missing or malformed; the message names the file, never key material."""
 
 
+def _decode(text: str, where: str) -> bytes:
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except ValueError:
+        raise KeyFileError(f"{where} is not base64") from None
+    if len(raw) != KEY_BYTES:
+        raise KeyFileError(f"{where} does not hold {KEY_BYTES} bytes")
+    return raw
+
+
 def _read_key(path: Path) -> bytes:
     try:
-        raw = base64.b64decode(path.read_text().strip(), validate=True)
-    except (OSError, ValueError):
+        text = path.read_text()
+    except OSError:
         raise KeyFileError(f"cannot read key file {path}") from None
-    if len(raw) != KEY_BYTES:
-        raise KeyFileError(f"key file {path} does not hold {KEY_BYTES} bytes")
-    return raw
+    return _decode(text, f"key file {path}")
 
 
 def _write_key(path: Path, key: bytes) -> None:
@@ -47,20 +59,46 @@ def _write_key(path: Path, key: bytes) -> None:
 
 
 class KeyRing:
-    """The keys of one key directory; notices a rotation made by another process."""
+    """The keys of one key directory (or of the environment); notices a rotation made by
+    another process within 2 s."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.index_key = _read_key(directory / "index.key")
-        self.history_key = _read_key(directory / "history.key")
+    def __init__(self, directory: Path | None, environ: dict[str, str] | None = None) -> None:
+        self._env = environ if directory is None else None
+        self.directory = directory or Path("(environment)")
         self._data: dict[str, bytes] = {}
         self._active = ""
         self._checked = 0.0
         self._active_mtime = 0.0
+        if self._env is not None:
+            self.index_key = _decode(
+                self._env.get("DIRECTORY_INDEX_KEY", ""), "DIRECTORY_INDEX_KEY"
+            )
+            self.history_key = _decode(
+                self._env.get("DIRECTORY_HISTORY_KEY", ""), "DIRECTORY_HISTORY_KEY"
+            )
+        else:
+            self.index_key = _read_key(self.directory / "index.key")
+            self.history_key = _read_key(self.directory / "history.key")
         self.reload()
+
+    def _reload_env(self, env: dict[str, str]) -> None:
+        keys = {}
+        for item in env.get("DIRECTORY_DATA_KEYS", "").split(","):
+            kid, _, value = item.strip().partition("=")
+            if not kid or not value:
+                raise KeyFileError("DIRECTORY_DATA_KEYS: expected kid=BASE64,kid=BASE64")
+            keys[kid] = _decode(value, f"DIRECTORY_DATA_KEYS ({kid})")
+        active = env.get("DIRECTORY_ACTIVE_KEY", "").strip()
+        if active not in keys:
+            raise KeyFileError("DIRECTORY_ACTIVE_KEY: names no key of DIRECTORY_DATA_KEYS")
+        self._data, self._active = keys, active
+        self._checked = float("inf")
 
     def reload(self) -> None:
         """Read the data keys and the active kid again."""
+        if self._env is not None:
+            self._reload_env(self._env)
+            return
         data_dir = self.directory / "data"
         keys = {p.stem: _read_key(p) for p in sorted(data_dir.glob("*.key"))}
         active_file = data_dir / "ACTIVE"
@@ -78,7 +116,7 @@ class KeyRing:
     def active_kid(self) -> str:
         """The kid of the key new ciphertexts use (re-read at most every 2 s)."""
         now = time.monotonic()
-        if now - self._checked > _RECHECK_S:
+        if self._env is None and now - self._checked > _RECHECK_S:
             self._checked = now
             try:
                 mtime = (self.directory / "data" / "ACTIVE").stat().st_mtime
@@ -90,7 +128,7 @@ class KeyRing:
 
     def data_key(self, kid: str) -> bytes:
         """The data key ``kid``; re-reads the directory once if it is new to this process."""
-        if kid not in self._data:
+        if kid not in self._data and self._env is None:
             self.reload()
         try:
             return self._data[kid]

@@ -65,6 +65,7 @@ class ListingRepository:
             [("idx.sn", ASCENDING), ("geo.postcode", ASCENDING)], name="by_surname_postcode"
         )
         await self._col.create_index([("kid", ASCENDING)], name="by_key")
+        await self._col.create_index([("acc", ASCENDING)], name="by_account")
 
     # Reads
 
@@ -110,6 +111,11 @@ class ListingRepository:
         if postcode is not None:
             query["geo.postcode"] = postcode
         return [self.codec.listing(d) async for d in self._col.find(query, _STATE_ONLY)]
+
+    async def for_account(self, account_id: str) -> list[Listing]:
+        """The listings (one per line) of an account."""
+        cursor = self._col.find({"acc": account_id}, _STATE_ONLY).sort("_id", ASCENDING)
+        return [self.codec.listing(d) async for d in cursor]
 
     async def count(self) -> int:
         """How many listings are stored."""

@@ -8,6 +8,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 
 from directory_svc.config import Settings
+from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.client import create_client, ping
 from directory_svc.storage.crypto import Cipher
 from directory_svc.storage.documents import ListingCodec
@@ -22,6 +23,7 @@ class Storage:
     client: AsyncMongoClient[Any]
     keys: KeyRing
     listings: ListingRepository
+    accounts: AccountRepository
 
     async def close(self) -> None:
         """Close the database client."""
@@ -30,14 +32,17 @@ class Storage:
 
 async def open_storage(settings: Settings, *, indexes: bool = True) -> Storage:
     """Read the keys, connect, check the database answers, create indexes."""
-    keys = KeyRing(settings.keys_dir)
+    keys = KeyRing(settings.keys_dir, settings.key_env)
     client = create_client(settings)
     try:
         await ping(client, settings.db_timeout_s + 1)
-        listings = ListingRepository(client[settings.db_name], ListingCodec(Cipher(keys)))
+        db = client[settings.db_name]
+        listings = ListingRepository(db, ListingCodec(Cipher(keys)))
+        accounts = AccountRepository(db)
         if indexes:
             await listings.ensure_indexes()
+            await accounts.ensure_indexes()
     except BaseException:
         await client.close()
         raise
-    return Storage(client=client, keys=keys, listings=listings)
+    return Storage(client=client, keys=keys, listings=listings, accounts=accounts)
