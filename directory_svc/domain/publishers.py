@@ -81,3 +81,35 @@ class PublisherProfile:
     fields: frozenset[str] = field(default_factory=lambda: frozenset(PUBLISHABLE_FIELDS))
     choice_policy: ChoicePolicy = ChoicePolicy.MASK
     homonymy: HomonymyPolicy = HomonymyPolicy.STRICT
+
+
+class FeedFormat(StrEnum):
+    """File format of a feed (both documented in docs/feed-format.md)."""
+
+    CSV = "csv"
+    JSONL = "jsonl"
+
+
+class NumberFormat(StrEnum):
+    """How numbers are written in a feed: ``+33123456789`` or ``01 23 45 67 89``."""
+
+    E164 = "e164"
+    NATIONAL = "national"
+
+
+@dataclass(frozen=True, slots=True)
+class Publisher:
+    """A registered publisher: its contract profile plus how its feed is built and sent."""
+
+    profile: PublisherProfile
+    legal_name: str
+    feed_format: FeedFormat = FeedFormat.CSV
+    number_format: NumberFormat = NumberFormat.E164
+    schedule: str = "0 3 * * *"
+    recipient: str | None = None
+    active: bool = True
+
+    @property
+    def id(self) -> str:
+        """The publisher's id (that of its profile)."""
+        return self.profile.id

@@ -142,17 +142,44 @@ class KeyRing:
 
 
 def init_keys(directory: Path) -> bool:
-    """Create a key directory with one data key if it has none; True when created."""
+    """Create whatever key the directory lacks (data, index, history, signing); True if any."""
     data_dir = directory / "data"
-    if (data_dir / "ACTIVE").exists():
-        return False
     data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
+    created = False
     for name in ("index.key", "history.key"):
         if not (directory / name).exists():
             _write_key(directory / name, secrets.token_bytes(KEY_BYTES))
-    add_data_key(directory)
-    return True
+            created = True
+    if not (directory / SIGNING_KEY).exists():
+        _write_signing_key(directory / SIGNING_KEY)
+        created = True
+    if not (data_dir / "ACTIVE").exists():
+        add_data_key(directory)
+        created = True
+    return created
+
+
+SIGNING_KEY = "signing.key"
+
+
+def _write_signing_key(path: Path) -> None:
+    """An Ed25519 key that signs feed manifests, and its public half (``signing.pub``)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    path.with_name("signing.pub").write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
 
 
 def add_data_key(directory: Path) -> str:

@@ -66,6 +66,9 @@ class ListingRepository:
         )
         await self._col.create_index([("kid", ASCENDING)], name="by_key")
         await self._col.create_index([("acc", ASCENDING)], name="by_account")
+        await self._col.create_index([("updated_at", ASCENDING)], name="by_change_time")
+        await self._col.create_index([("idx.hi", ASCENDING)], name="by_homonym_initial")
+        await self._col.create_index([("idx.hn", ASCENDING)], name="by_homonym_name")
 
     # Reads
 
@@ -116,6 +119,50 @@ class ListingRepository:
         """The listings (one per line) of an account."""
         cursor = self._col.find({"acc": account_id}, _STATE_ONLY).sort("_id", ASCENDING)
         return [self.codec.listing(d) async for d in cursor]
+
+    async def stream(self, batch: int = 500) -> AsyncIterator[list[Listing]]:
+        """Every listing, in id order, a batch at a time (memory does not grow with size)."""
+        after: str | None = None
+        while True:
+            query: Document = {} if after is None else {"_id": {"$gt": after}}
+            cursor = self._col.find(query, _STATE_ONLY).sort("_id", ASCENDING).limit(batch)
+            docs = await cursor.to_list(batch)
+            if not docs:
+                return
+            yield [self.codec.listing(d) for d in docs]
+            after = docs[-1]["_id"]
+
+    async def ids_changed_since(self, since: datetime) -> list[str]:
+        """Ids of listings written at or after ``since`` (index on ``updated_at``)."""
+        cursor = self._col.find({"updated_at": {"$gte": since}}, {"_id": 1})
+        return [d["_id"] async for d in cursor]
+
+    async def homonym_keys(self, ids: list[str]) -> list[tuple[str, str, str]]:
+        """``(id, initial key, name key)`` of these listings (blind-index values)."""
+        cursor = self._col.find({"_id": {"$in": ids}}, {"idx.hi": 1, "idx.hn": 1})
+        return [(d["_id"], d["idx"]["hi"], d["idx"]["hn"]) async for d in cursor]
+
+    async def in_homonym_groups(
+        self, initial_keys: list[str], name_keys: list[str]
+    ) -> list[Listing]:
+        """Listings sharing a commune + surname + initial, or a commune + full name, key."""
+        query: Document = {
+            "$or": [{"idx.hi": {"$in": initial_keys}}, {"idx.hn": {"$in": name_keys}}]
+        }
+        return [self.codec.listing(d) async for d in self._col.find(query, _STATE_ONLY)]
+
+    async def colliding_homonym_keys(self) -> tuple[list[str], list[str]]:
+        """Initial keys and name keys held by more than one listing (a pre-filter only)."""
+        found: list[list[str]] = []
+        for field in ("idx.hi", "idx.hn"):
+            pipeline: list[Document] = [
+                {"$match": {"choices.listed": True}},
+                {"$group": {"_id": f"${field}", "n": {"$sum": 1}}},
+                {"$match": {"n": {"$gt": 1}}},
+            ]
+            cursor = await self._col.aggregate(pipeline)
+            found.append([d["_id"] async for d in cursor])
+        return found[0], found[1]
 
     async def count(self) -> int:
         """How many listings are stored."""

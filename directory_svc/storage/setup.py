@@ -12,6 +12,7 @@ from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.client import create_client, ping
 from directory_svc.storage.crypto import Cipher
 from directory_svc.storage.documents import ListingCodec
+from directory_svc.storage.feeds import ExportRuns, FeedLedger, PublisherRepository
 from directory_svc.storage.keys import KeyRing
 from directory_svc.storage.listings import ListingRepository
 
@@ -24,6 +25,9 @@ class Storage:
     keys: KeyRing
     listings: ListingRepository
     accounts: AccountRepository
+    publishers: PublisherRepository
+    ledger: FeedLedger
+    runs: ExportRuns
 
     async def close(self) -> None:
         """Close the database client."""
@@ -39,10 +43,20 @@ async def open_storage(settings: Settings, *, indexes: bool = True) -> Storage:
         db = client[settings.db_name]
         listings = ListingRepository(db, ListingCodec(Cipher(keys)))
         accounts = AccountRepository(db)
+        ledger = FeedLedger(db)
         if indexes:
             await listings.ensure_indexes()
             await accounts.ensure_indexes()
+            await ledger.ensure_indexes()
     except BaseException:
         await client.close()
         raise
-    return Storage(client=client, keys=keys, listings=listings, accounts=accounts)
+    return Storage(
+        client=client,
+        keys=keys,
+        listings=listings,
+        accounts=accounts,
+        publishers=PublisherRepository(db),
+        ledger=ledger,
+        runs=ExportRuns(db),
+    )

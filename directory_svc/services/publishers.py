@@ -1,0 +1,99 @@
+"""Publisher registry use cases and running an export (shared by the CLI and the scheduler)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from croniter import croniter
+
+from directory_svc.domain.communes import INSEE_CODE
+from directory_svc.domain.errors import NotFound, ValidationError
+from directory_svc.domain.publishers import PUBLISHABLE_FIELDS, Publisher
+from directory_svc.domain.text import check_text
+from directory_svc.domain.validation import check_id
+from directory_svc.storage.feeds import PublisherRepository
+from directory_svc.storage.keys import SIGNING_KEY
+from directory_svc.storage.setup import Storage
+from exporters.manifest import load_signing_key
+from exporters.pipeline import ExportContext, ExportResult, run_export
+
+
+def check_publisher(publisher: Publisher) -> None:
+    """Every rule of a registration; ``ValidationError`` names the field."""
+    prof = publisher.profile
+    check_id("id", prof.id)
+    check_text("legal_name", publisher.legal_name, 200, required=True)
+    unknown = sorted(prof.fields - set(PUBLISHABLE_FIELDS))
+    if unknown:
+        raise ValidationError("fields", "unknown_field", f"unknown field {unknown[0][:40]!r}")
+    for code in prof.scope.communes:
+        if not INSEE_CODE.match(code):
+            raise ValidationError("scope.communes", "insee_format", "holds a non-INSEE code")
+    for dep in prof.scope.departements:
+        if not (len(dep) in (2, 3) and dep.isalnum()):
+            raise ValidationError("scope.departements", "format", "holds a non-département code")
+    if not croniter.is_valid(publisher.schedule):
+        raise ValidationError("schedule", "cron", "is not a cron expression")
+    if publisher.recipient is not None:
+        import pyrage
+
+        try:
+            pyrage.x25519.Recipient.from_str(publisher.recipient)
+        except Exception:
+            raise ValidationError("recipient", "age", "is not an age recipient (age1…)") from None
+
+
+async def add_publisher(repo: PublisherRepository, publisher: Publisher) -> Publisher:
+    """Register a publisher after validation."""
+    check_publisher(publisher)
+    await repo.create(publisher)
+    return publisher
+
+
+async def get_publisher(repo: PublisherRepository, publisher_id: str) -> Publisher:
+    """One publisher; ``NotFound`` when unknown."""
+    found = await repo.get(publisher_id)
+    if found is None:
+        raise NotFound("publisher")
+    return found
+
+
+async def update_publisher(repo: PublisherRepository, publisher: Publisher) -> Publisher:
+    """Replace a registration after validation."""
+    check_publisher(publisher)
+    if not await repo.save(publisher):
+        raise NotFound("publisher")
+    return publisher
+
+
+async def disable_publisher(repo: PublisherRepository, publisher_id: str) -> Publisher:
+    """Stop exporting to a publisher (its registration and history stay)."""
+    return await update_publisher(
+        repo, replace(await get_publisher(repo, publisher_id), active=False)
+    )
+
+
+async def export_now(
+    storage: Storage,
+    keys_dir: Path,
+    publisher_id: str,
+    out_dir: Path,
+    full: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ExportResult:
+    """Run one export of ``publisher_id`` into ``out_dir`` now."""
+    publisher = await get_publisher(storage.publishers, publisher_id)
+    if not publisher.active:
+        raise ValidationError("publisher", "inactive", "is disabled")
+    await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
+    ctx = ExportContext(
+        listings=storage.listings,
+        ledger=storage.ledger,
+        runs=storage.runs,
+        signing_key=load_signing_key(keys_dir / SIGNING_KEY),
+        out_dir=out_dir,
+    )
+    return await run_export(ctx, publisher, full=full, progress=progress)

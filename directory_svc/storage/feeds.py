@@ -1,0 +1,192 @@
+"""Publishers, the per-publisher ledger of what each was last sent, and export runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, DeleteOne, ReplaceOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from directory_svc.domain.errors import AlreadyExists
+from directory_svc.domain.publishers import (
+    ChoicePolicy,
+    FeedFormat,
+    GeoScope,
+    HomonymyPolicy,
+    NumberFormat,
+    Publisher,
+    PublisherKind,
+    PublisherProfile,
+)
+from directory_svc.storage.documents import Document
+
+# FerretDB 1.24 deadlocks on update commands of more than ~100 statements.
+LEDGER_BATCH = 50
+
+
+def _publisher_doc(p: Publisher) -> Document:
+    prof = p.profile
+    return {
+        "_id": prof.id,
+        "legal_name": p.legal_name,
+        "kind": prof.kind.value,
+        "marketing_allowed": prof.marketing_allowed,
+        "scope_departements": sorted(prof.scope.departements),
+        "scope_communes": sorted(prof.scope.communes),
+        "fields": sorted(prof.fields),
+        "choice_policy": prof.choice_policy.value,
+        "homonymy": prof.homonymy.value,
+        "format": p.feed_format.value,
+        "numbers": p.number_format.value,
+        "schedule": p.schedule,
+        "recipient": p.recipient,
+        "active": p.active,
+    }
+
+
+def _publisher(doc: Document) -> Publisher:
+    return Publisher(
+        profile=PublisherProfile(
+            id=doc["_id"],
+            kind=PublisherKind(doc["kind"]),
+            marketing_allowed=doc["marketing_allowed"],
+            scope=GeoScope(
+                departements=frozenset(doc["scope_departements"]),
+                communes=frozenset(doc["scope_communes"]),
+            ),
+            fields=frozenset(doc["fields"]),
+            choice_policy=ChoicePolicy(doc["choice_policy"]),
+            homonymy=HomonymyPolicy(doc["homonymy"]),
+        ),
+        legal_name=doc["legal_name"],
+        feed_format=FeedFormat(doc["format"]),
+        number_format=NumberFormat(doc["numbers"]),
+        schedule=doc["schedule"],
+        recipient=doc.get("recipient"),
+        active=doc["active"],
+    )
+
+
+class PublisherRepository:
+    """The publisher registry."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._col = db["publishers"]
+
+    async def create(self, publisher: Publisher) -> None:
+        """Register a new publisher; ``AlreadyExists`` when the id is taken."""
+        try:
+            await self._col.insert_one(_publisher_doc(publisher))
+        except DuplicateKeyError:
+            raise AlreadyExists("publisher") from None
+
+    async def save(self, publisher: Publisher) -> bool:
+        """Replace a publisher's registration; False when there is none."""
+        doc = _publisher_doc(publisher)
+        result = await self._col.replace_one({"_id": doc["_id"]}, doc)
+        return result.matched_count == 1
+
+    async def get(self, publisher_id: str) -> Publisher | None:
+        """One publisher, or ``None``."""
+        doc = await self._col.find_one({"_id": publisher_id})
+        return None if doc is None else _publisher(doc)
+
+    async def all(self) -> list[Publisher]:
+        """Every publisher, by id."""
+        return [_publisher(d) async for d in self._col.find({}).sort("_id", ASCENDING)]
+
+
+@dataclass(frozen=True, slots=True)
+class SentEntry:
+    """What a publisher was last sent for an entry: a keyed hash, and its homonymy keys."""
+
+    entry_id: str
+    digest: str
+    initial_key: str
+    name_key: str
+
+
+class FeedLedger:
+    """Per publisher and entry, what was last sent (the base of deltas)."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._col = db["feed_ledger"]
+
+    async def ensure_indexes(self) -> None:
+        """Index the ledger by publisher."""
+        await self._col.create_index([("pub", ASCENDING)], name="by_publisher")
+
+    async def get(self, publisher_id: str, entry_ids: Iterable[str]) -> dict[str, SentEntry]:
+        """The ledger rows of these entries."""
+        ids = [f"{publisher_id}|{e}" for e in entry_ids]
+        cursor = self._col.find({"_id": {"$in": ids}})
+        return {d["entry"]: SentEntry(d["entry"], d["h"], d["hi"], d["hn"]) async for d in cursor}
+
+    async def entry_ids(self, publisher_id: str) -> list[str]:
+        """Every entry the publisher currently holds."""
+        return [d["entry"] async for d in self._col.find({"pub": publisher_id}, {"entry": 1})]
+
+    async def apply(self, publisher_id: str, sent: list[SentEntry], deleted: list[str]) -> None:
+        """Record what was sent and what was deleted, in small batches."""
+        ops: list[Any] = [
+            ReplaceOne(
+                {"_id": f"{publisher_id}|{s.entry_id}"},
+                {"pub": publisher_id, "entry": s.entry_id, "h": s.digest, "hi": s.initial_key,
+                 "hn": s.name_key},
+                upsert=True,
+            )
+            for s in sent
+        ] + [DeleteOne({"_id": f"{publisher_id}|{e}"}) for e in deleted]  # fmt: skip
+        for start in range(0, len(ops), LEDGER_BATCH):
+            await self._col.bulk_write(ops[start : start + LEDGER_BATCH], ordered=True)
+
+    async def replace_all(self, publisher_id: str, sent: list[SentEntry]) -> None:
+        """After a full feed: the ledger is exactly what it contained."""
+        await self._col.delete_many({"pub": publisher_id})
+        docs = [
+            {"_id": f"{publisher_id}|{s.entry_id}", "pub": publisher_id, "entry": s.entry_id,
+             "h": s.digest, "hi": s.initial_key, "hn": s.name_key}
+            for s in sent
+        ]  # fmt: skip
+        for start in range(0, len(docs), 1000):
+            await self._col.insert_many(docs[start : start + 1000], ordered=False)
+
+
+class ExportRuns:
+    """Export runs: one document per publisher and sequence number (claimed by insert)."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._col = db["export_runs"]
+
+    async def last_success(self, publisher_id: str) -> Document | None:
+        """The publisher's last successful run, or ``None``."""
+        return await self._col.find_one(
+            {"pub": publisher_id, "status": "succeeded"}, sort=[("seq", DESCENDING)]
+        )
+
+    async def start(self, publisher_id: str, kind: str, started: datetime) -> int:
+        """Claim the next sequence number for this publisher (unique insert); returns it."""
+        last = await self._col.find_one({"pub": publisher_id}, sort=[("seq", DESCENDING)])
+        seq = 1 if last is None else int(last["seq"]) + 1
+        while True:
+            try:
+                await self._col.insert_one(
+                    {"_id": f"{publisher_id}:{seq:08d}", "pub": publisher_id, "seq": seq,
+                     "kind": kind, "status": "running", "started_at": started}
+                )  # fmt: skip
+                return seq
+            except DuplicateKeyError:
+                seq += 1
+
+    async def finish(self, publisher_id: str, seq: int, fields: Document) -> None:
+        """Record the outcome of a run (its only writer is the process that claimed it)."""
+        await self._col.update_one({"_id": f"{publisher_id}:{seq:08d}"}, {"$set": fields})
+
+    async def list(self, publisher_id: str, limit: int = 20) -> list[Document]:
+        """The latest runs of a publisher, newest first."""
+        cursor = self._col.find({"pub": publisher_id}).sort("seq", DESCENDING).limit(limit)
+        return await cursor.to_list(limit)

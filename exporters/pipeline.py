@@ -1,0 +1,265 @@
+"""One export run for one publisher: select, project through the domain, write, sign, publish.
+
+Full feed: every listing, streamed in batches; the projection decides each record.
+Delta: only listings written since the last successful run (minus a safety margin), plus the
+members of their homonymy groups (a change can unmask a homonym); each projection is
+compared with what the publisher was last sent (the ledger), so only real changes and
+deletions are written. The ledger is updated only once the feed folder is published.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from directory_svc.domain.listings import Listing
+from directory_svc.domain.projection import HomonymIndex, Projection, exclusion, project
+from directory_svc.domain.publishers import Publisher
+from directory_svc.domain.text import normalise_name
+from directory_svc.storage.feeds import ExportRuns, FeedLedger, SentEntry
+from directory_svc.storage.listings import ListingRepository, now_ms
+from exporters.formats import FeedWriter, columns, record_values
+from exporters.manifest import file_sha256, write_manifest
+
+# A change is stamped before it is written; a write still in flight when a delta starts
+# scanning is caught by the next delta thanks to this overlap (re-sent at worst, never lost).
+DELTA_OVERLAP = timedelta(seconds=60)
+
+
+@dataclass
+class ExportResult:
+    """What a run produced."""
+
+    folder: Path
+    seq: int
+    kind: str
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportContext:
+    """What a run needs from the process: repositories, the signing key, the output folder."""
+
+    listings: ListingRepository
+    ledger: FeedLedger
+    runs: ExportRuns
+    signing_key: Ed25519PrivateKey
+    out_dir: Path
+
+
+def _digest(listings: ListingRepository, values: dict[str, Any]) -> str:
+    text = json.dumps(values, sort_keys=True, ensure_ascii=False, default=str)
+    return listings.codec.cipher.blind_index("feed", text)
+
+
+def _homonym_keys(listings: ListingRepository, listing: Listing) -> tuple[str, str]:
+    cipher = listings.codec.cipher
+    a, sn, first = (
+        listing.address,
+        normalise_name(listing.surname),
+        normalise_name(listing.first_name),
+    )
+    return (
+        cipher.blind_index("hi", f"{a.insee_code}|{sn}|{first[:1]}"),
+        cipher.blind_index("hn", f"{a.insee_code}|{sn}|{first}"),
+    )
+
+
+async def _homonyms(
+    listings: ListingRepository, publisher: Publisher, initial_keys: list[str], name_keys: list[str]
+) -> tuple[HomonymIndex, list[Listing]]:
+    members = await listings.in_homonym_groups(initial_keys, name_keys) if (
+        initial_keys or name_keys
+    ) else []  # fmt: skip
+    index = HomonymIndex(m for m in members if exclusion(m, publisher.profile) is None)
+    return index, members
+
+
+def _reason(projection: Projection) -> str:
+    return projection.reasons[0].code.value if projection.reasons else "excluded"
+
+
+async def run_export(
+    ctx: ExportContext,
+    publisher: Publisher,
+    full: bool,
+    progress: Callable[[int], None] | None = None,
+) -> ExportResult:
+    """Run one export now; returns the published folder (see the module docstring)."""
+    last = None if full else await ctx.runs.last_success(publisher.id)
+    kind = "full" if last is None else "delta"
+    scan_started = now_ms()
+    seq = await ctx.runs.start(publisher.id, kind, scan_started)
+    name = f"{publisher.id}-{seq:06d}-{kind}"
+    tmp = ctx.out_dir / f".partial-{name}"
+    for stale in ctx.out_dir.glob(f".partial-{publisher.id}-*"):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a run that was killed
+    tmp.mkdir(parents=True)
+    result = ExportResult(folder=ctx.out_dir / name, seq=seq, kind=kind)
+    try:
+        payload = tmp / f"feed.{publisher.feed_format.value}"
+        writer = FeedWriter(payload, publisher.feed_format, columns(publisher.profile.fields))
+        if kind == "full":
+            staged = await _full(ctx, publisher, writer, result, tmp, progress)
+        else:
+            assert last is not None
+            since = last["scan_started"] - DELTA_OVERLAP
+            staged = await _delta(ctx, publisher, writer, result, since, progress)
+        plain_sha = writer.close()
+        delivered = _encrypt(payload, publisher.recipient)
+        manifest = {
+            "publisher": publisher.id,
+            "legal_name": publisher.legal_name,
+            "kind": publisher.profile.kind.value,
+            "feed": kind,
+            "sequence": seq,
+            "period": {
+                "from": None if last is None else last["scan_started"].isoformat(),
+                "to": scan_started.isoformat(),
+            },
+            "counts": dict(sorted(result.counts.items())),
+            "format": publisher.feed_format.value,
+            "numbers": publisher.number_format.value,
+            "payload": {
+                "file": delivered.name,
+                "sha256": file_sha256(delivered),
+                "plaintext_sha256": plain_sha,
+                "encrypted_to": publisher.recipient,
+            },
+            "created_at": datetime.now(UTC).isoformat(),
+        }
+        write_manifest(tmp, manifest, ctx.signing_key)
+        _fsync_dir(tmp)
+        os.replace(tmp, result.folder)  # visible all at once
+        _fsync_dir(ctx.out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        await ctx.runs.finish(publisher.id, seq, {"status": "failed", "finished_at": now_ms()})
+        raise
+    await staged()
+    await ctx.runs.finish(
+        publisher.id,
+        seq,
+        {
+            "status": "succeeded",
+            "scan_started": scan_started,
+            "finished_at": now_ms(),
+            "counts": dict(result.counts),
+            "folder": result.folder.name,
+        },
+    )
+    return result
+
+
+def _encrypt(payload: Path, recipient: str | None) -> Path:
+    if not recipient:
+        return payload
+    import pyrage
+
+    target = payload.with_name(payload.name + ".age")
+    pyrage.encrypt_file(str(payload), str(target), [pyrage.x25519.Recipient.from_str(recipient)])
+    with target.open("rb") as f:
+        os.fsync(f.fileno())
+    payload.unlink()
+    return target
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+async def _full(
+    ctx: ExportContext,
+    publisher: Publisher,
+    writer: FeedWriter,
+    result: ExportResult,
+    tmp: Path,
+    progress: Callable[[int], None] | None,
+) -> Callable[[], Any]:
+    initial_keys, name_keys = await ctx.listings.colliding_homonym_keys()
+    homonyms, _ = await _homonyms(ctx.listings, publisher, initial_keys, name_keys)
+    staging = tmp.parent / f".ledger-{publisher.id}-{result.seq}.jsonl"
+    with staging.open("w", encoding="utf-8") as stage:
+        async for batch in ctx.listings.stream():
+            for listing in batch:
+                projection = project(listing, publisher.profile, homonyms)
+                if projection.record is None:
+                    result.counts[f"excluded_{_reason(projection)}"] += 1
+                    continue
+                values = record_values(projection.record, publisher.number_format)
+                writer.upsert(values)
+                result.counts["upsert"] += 1
+                hi, hn = _homonym_keys(ctx.listings, listing)
+                stage.write(json.dumps([listing.id, _digest(ctx.listings, values), hi, hn]) + "\n")
+            if progress:
+                progress(len(batch))
+
+    async def commit() -> None:
+        sent = []
+        with staging.open(encoding="utf-8") as stage:
+            for line in stage:
+                entry, digest, hi, hn = json.loads(line)
+                sent.append(SentEntry(entry, digest, hi, hn))
+        await ctx.ledger.replace_all(publisher.id, sent)
+        staging.unlink()
+
+    return commit
+
+
+async def _delta(
+    ctx: ExportContext,
+    publisher: Publisher,
+    writer: FeedWriter,
+    result: ExportResult,
+    since: datetime,
+    progress: Callable[[int], None] | None,
+) -> Callable[[], Any]:
+    changed = await ctx.listings.ids_changed_since(since)
+    before = await ctx.ledger.get(publisher.id, changed)
+    current = await ctx.listings.homonym_keys(changed)
+    initial_keys = sorted({k for _, k, _ in current} | {s.initial_key for s in before.values()})
+    name_keys = sorted({k for _, _, k in current} | {s.name_key for s in before.values()})
+    homonyms, members = await _homonyms(ctx.listings, publisher, initial_keys, name_keys)
+    candidates = {m.id: m for m in members}
+    missing = [i for i in changed if i not in candidates]
+    candidates.update({m.id: m for m in await ctx.listings.get_many(missing)})
+    sent_before = await ctx.ledger.get(publisher.id, list(candidates))
+    sent: list[SentEntry] = []
+    deleted: list[str] = []
+    for listing in candidates.values():
+        projection = project(listing, publisher.profile, homonyms)
+        previous = sent_before.get(listing.id)
+        if projection.record is None:
+            if previous is not None:
+                writer.delete(listing.id, _reason(projection))
+                result.counts["delete"] += 1
+                result.counts[f"delete_{_reason(projection)}"] += 1
+                deleted.append(listing.id)
+            continue
+        values = record_values(projection.record, publisher.number_format)
+        digest = _digest(ctx.listings, values)
+        hi, hn = _homonym_keys(ctx.listings, listing)
+        if previous is None or previous.digest != digest:
+            writer.upsert(values)
+            result.counts["upsert"] += 1
+            sent.append(SentEntry(listing.id, digest, hi, hn))
+    if progress:
+        progress(len(candidates))
+
+    async def commit() -> None:
+        await ctx.ledger.apply(publisher.id, sent, deleted)
+
+    return commit

@@ -1,0 +1,197 @@
+"""Publisher feeds: full and delta exports, deletions, signatures, encryption, crashes."""
+
+import asyncio
+import csv
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyrage
+import pytest
+
+from directory_svc.domain.choices import Actor, Channel, Consent, Provenance
+from directory_svc.domain.errors import VersionConflict
+from directory_svc.domain.history import Change
+from directory_svc.domain.numbers import LineType
+from directory_svc.domain.publishers import (
+    FeedFormat,
+    GeoScope,
+    Publisher,
+    PublisherKind,
+    PublisherProfile,
+)
+from directory_svc.services import listings as listing_service
+from directory_svc.services.publishers import add_publisher, export_now
+from directory_svc.services.seed import demo_listings, seed_listings
+from directory_svc.storage.keys import init_keys
+from directory_svc.storage.setup import Storage
+from exporters import pipeline
+from exporters.manifest import VerificationFailed, load_public_key, verify_folder
+
+AT = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def _publisher(pid: str = "pub-a", **kw: Any) -> Publisher:
+    return Publisher(
+        profile=PublisherProfile(id=pid, kind=kw.pop("kind", PublisherKind.DIRECTORY),
+                                 scope=kw.pop("scope", GeoScope())),
+        legal_name="Annuaire Exemple SAS",
+        **kw,
+    )  # fmt: skip
+
+
+def _records(folder: Path) -> list[dict[str, str]]:
+    manifest = json.loads((folder / "manifest.json").read_text())["manifest"]
+    payload = folder / manifest["payload"]["file"]
+    if manifest["format"] == "jsonl":
+        return [json.loads(line) for line in payload.read_text().splitlines()]
+    with payload.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f, delimiter=";"))
+
+
+def _replay(state: dict[str, dict[str, str]], folder: Path, full: bool) -> None:
+    if full:
+        state.clear()
+    for record in _records(folder):
+        if record["action"] == "delete":
+            state.pop(record["entry_id"], None)
+        else:
+            state[record["entry_id"]] = record
+
+
+async def _change(storage: Storage, listing_id: str, tag: str, **fields: Any) -> None:
+    while True:
+        current = await listing_service.get_listing(storage.listings, listing_id)
+        choices = replace(current.choices, **fields) if fields else current.choices
+        if choices.listed and current.line_type is LineType.MOBILE and not choices.mobile_consent:
+            choices = replace(choices, mobile_consent=Consent(AT, Channel.WEB, f"consent-{tag}"))
+        try:
+            await listing_service.change_listing(
+                storage.listings, listing_id, current.version,
+                lambda item, c=choices: replace(item, choices=c, mention=tag[:30]),
+                Change(f"chg-{tag}", Provenance(Actor.SUBSCRIBER, Channel.WEB, AT, "n1")),
+            )  # fmt: skip
+            return
+        except VersionConflict:
+            continue
+
+
+@pytest.fixture
+async def seeded(storage: Storage, keys_dir: Path) -> Storage:
+    init_keys(keys_dir)  # adds the signing key
+    await seed_listings(storage.listings, 300, seed=31)
+    return storage
+
+
+async def test_unlisted_subscriber_is_one_delete_then_never_again(
+    seeded: Storage, keys_dir: Path, tmp_path: Path
+) -> None:
+    storage = seeded
+    await add_publisher(storage.publishers, _publisher())
+    full = await export_now(storage, keys_dir, "pub-a", tmp_path, full=True)
+    sent = {r["entry_id"] for r in _records(full.folder)}
+    target = next(i for i in demo_listings(300, seed=31) if i.id in sent)
+    await _change(storage, target.id, "unlist", listed=False)
+
+    delta = await export_now(storage, keys_dir, "pub-a", tmp_path)
+    records = _records(delta.folder)
+    assert [(r["entry_id"], r["action"], r["reason"]) for r in records] == [
+        (target.id, "delete", "unlisted")
+    ]
+    assert delta.counts["delete_unlisted"] == 1
+    later = await export_now(storage, keys_dir, "pub-a", tmp_path)
+    assert _records(later.folder) == []
+    assert delta.folder.name.endswith("-delta")
+    verify_folder(later.folder, load_public_key(keys_dir / "signing.pub"))
+
+
+async def test_full_feed_never_holds_an_excluded_entry(
+    seeded: Storage, keys_dir: Path, tmp_path: Path
+) -> None:
+    await add_publisher(
+        seeded.publishers, _publisher(scope=GeoScope(departements=frozenset({"75"})))
+    )
+    result = await export_now(seeded, keys_dir, "pub-a", tmp_path, full=True)
+    sent = {r["entry_id"]: r for r in _records(result.folder)}
+    for item in demo_listings(300, seed=31):
+        should = (
+            item.choices.listed
+            and item.address.insee_code.startswith("75")
+            and (item.line_type.value != "mobile" or item.choices.mobile_consent is not None)
+        )
+        assert (item.id in sent) == should
+        if item.id in sent:
+            assert sent[item.id]["flag_no_marketing"] == str(item.choices.no_marketing).lower()
+
+
+async def test_concurrent_changes_during_a_delta_are_never_lost(
+    seeded: Storage, keys_dir: Path, tmp_path: Path
+) -> None:
+    storage = seeded
+    for pid, kind in (("pub-a", PublisherKind.DIRECTORY), ("pub-r", PublisherKind.REVERSE_LOOKUP)):
+        await add_publisher(storage.publishers, _publisher(pid, kind=kind))
+    state: dict[str, dict[str, dict[str, str]]] = {"pub-a": {}, "pub-r": {}}
+    for pid in state:
+        _replay(state[pid], (await export_now(storage, keys_dir, pid, tmp_path, True)).folder, True)
+    ids = [item.id for item in demo_listings(300, seed=31)]
+
+    async def changes() -> None:
+        for n in range(1000):
+            await _change(
+                storage, ids[n % len(ids)], f"c{n}",
+                listed=n % 3 != 0, no_reverse_lookup=n % 2 == 0, initial_only=n % 5 == 0,
+            )  # fmt: skip
+
+    async def deltas() -> None:
+        await asyncio.sleep(0.5)
+        for pid in state:
+            _replay(state[pid], (await export_now(storage, keys_dir, pid, tmp_path)).folder, False)
+
+    await asyncio.gather(changes(), deltas())
+    for pid in state:
+        _replay(state[pid], (await export_now(storage, keys_dir, pid, tmp_path)).folder, False)
+        fresh: dict[str, dict[str, str]] = {}
+        _replay(fresh, (await export_now(storage, keys_dir, pid, tmp_path, True)).folder, True)
+        assert state[pid] == fresh
+
+
+async def test_signed_manifest_and_encrypted_payload(
+    seeded: Storage, keys_dir: Path, tmp_path: Path
+) -> None:
+    identity = pyrage.x25519.Identity.generate()
+    publisher = _publisher(recipient=str(identity.to_public()), feed_format=FeedFormat.JSONL)
+    await add_publisher(seeded.publishers, publisher)
+    result = await export_now(seeded, keys_dir, "pub-a", tmp_path, full=True)
+    manifest = verify_folder(result.folder, load_public_key(keys_dir / "signing.pub"))
+    payload = result.folder / manifest["payload"]["file"]
+    assert payload.name == "feed.jsonl.age"
+    plain = pyrage.decrypt(payload.read_bytes(), [identity])
+    lines = plain.decode().splitlines()
+    assert len(lines) == manifest["counts"]["upsert"]
+    assert all(json.loads(line)["action"] == "upsert" for line in lines)
+    # Any change to the folder is detected.
+    payload.write_bytes(payload.read_bytes() + b"x")
+    with pytest.raises(VerificationFailed, match="SHA-256"):
+        verify_folder(result.folder, load_public_key(keys_dir / "signing.pub"))
+
+
+async def test_a_crash_leaves_no_visible_feed_and_the_retry_verifies(
+    seeded: Storage, keys_dir: Path, tmp_path: Path, monkeypatch: Any
+) -> None:
+    await add_publisher(seeded.publishers, _publisher())
+    feeds = tmp_path / "feeds"
+
+    def crash(*args: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(pipeline, "write_manifest", crash)
+    with pytest.raises(RuntimeError):
+        await export_now(seeded, keys_dir, "pub-a", feeds, full=True)
+    assert [p.name for p in feeds.iterdir() if not p.name.startswith(".")] == []
+    monkeypatch.undo()
+    result = await export_now(seeded, keys_dir, "pub-a", feeds, full=True)
+    verify_folder(result.folder, load_public_key(keys_dir / "signing.pub"))
+    runs = await seeded.runs.list("pub-a")
+    assert [r["status"] for r in runs] == ["succeeded", "failed"]
