@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from directory_svc import cli_feeds
 from directory_svc.config import ConfigError, Settings, load_settings
 from directory_svc.domain.errors import DomainError
 from directory_svc.observability import configure_logging
@@ -156,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     history.add_parser("verify", help="check every listing's history chain")
+    cli_feeds.add_parsers(sub)
     schema = sub.add_parser("schema", help="print the GraphQL SDL (or write it to --output)")
     schema.add_argument("--output", help="file to write instead of standard output")
     return parser
@@ -184,6 +187,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_with_storage(settings, lambda s: _retire(s, keys_dir, kid)))
     if args.command == "history":
         return asyncio.run(_with_storage(settings, _verify))
+    if args.command in ("publisher", "export"):
+        return cli_feeds.dispatch(args, settings)
     return _fail(f"unknown command {args.command}")
 
 
@@ -192,9 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "schema":
         return _export_schema(args.output)
+    if args.command == "export" and args.action == "verify":
+        keys = os.environ.get("DIRECTORY_KEYS_DIR", "").strip()
+        return cli_feeds.verify(args, Path(keys) if keys else None)
     if args.command == "keys" and args.action == "init":
-        import os
-
         keys_dir = os.environ.get("DIRECTORY_KEYS_DIR", "").strip()
         if not keys_dir:
             return _fail("configuration error: DIRECTORY_KEYS_DIR: not set")

@@ -1,0 +1,50 @@
+"""The feed commands as an operator runs them."""
+
+from pathlib import Path
+
+from directory_svc.storage.keys import init_keys
+from tests.test_cli_serve import run_cli
+
+
+def test_register_export_and_verify_from_the_command_line(
+    tmp_path: Path, mongo_uri: str, db_name: str, keys_dir: Path
+) -> None:
+    init_keys(keys_dir)
+    env = {"MONGODB_URI": mongo_uri, "DIRECTORY_DB": db_name}
+    done, _ = run_cli(env, "seed", "--count", "120", keys_dir=keys_dir)
+    assert done.returncode == 0, done.stderr
+    done, _ = run_cli(
+        env, "publisher", "add", "pages-blanches", "--name", "Pages Exemple SA",
+        "--kind", "directory", "--departements", "75,92", "--numbers", "national",
+        keys_dir=keys_dir,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "pages-blanches\tdirectory\tactive\tcsv\t75,92" in done.stdout
+    bad, _ = run_cli(env, "publisher", "add", "x", "--name", "X", "--kind", "directory",
+                     "--schedule", "every day", keys_dir=keys_dir)  # fmt: skip
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == "directory-svc: schedule: is not a cron expression"
+
+    out = tmp_path / "feeds"
+    done, _ = run_cli(env, "export", "run", "--publisher", "pages-blanches", "--full",
+                      "--out", str(out), keys_dir=keys_dir)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    folder = Path(done.stdout.split()[0])
+    assert folder.parent == out
+    assert "full #1" in done.stdout
+    assert "export pages-blanches" in done.stderr  # the progress bar
+    verified, _ = run_cli({}, "export", "verify", str(folder), keys_dir=keys_dir)
+    assert verified.returncode == 0
+    assert "signature and checksum OK (full #1)" in verified.stdout
+    feed = (folder / "feed.csv").read_text(encoding="utf-8")
+    assert feed.startswith("entry_id;action;")
+    assert "+33" not in feed  # national presentation asked
+
+    done, _ = run_cli(env, "export", "run", "--publisher", "pages-blanches", "--out", str(out),
+                      keys_dir=keys_dir)  # fmt: skip
+    assert "delta #2: no change" in done.stdout
+    runs, _ = run_cli(env, "export", "runs", "--publisher", "pages-blanches", keys_dir=keys_dir)
+    assert [line.split("\t")[:3] for line in runs.stdout.splitlines()] == [
+        ["2", "delta", "succeeded"],
+        ["1", "full", "succeeded"],
+    ]
