@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,7 +18,7 @@ from directory_svc.api.schema import build_schema
 from directory_svc.config import Settings
 from directory_svc.observability import Metrics, monotonic_ms
 from directory_svc.storage.client import DatabaseUnreachable, ping
-from directory_svc.storage.setup import open_storage
+from directory_svc.storage.setup import Storage, open_storage
 
 log = logging.getLogger("directory_svc.http")
 
@@ -95,9 +97,24 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         app[RESOURCES] = Resources(
             settings=settings, metrics=app[METRICS], listings=storage.listings
         )
+        scheduler = _start_scheduler(settings, storage)
         yield
+        if scheduler is not None:
+            scheduler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await scheduler
     finally:
         await storage.close()
+
+
+def _start_scheduler(settings: Settings, storage: Storage) -> asyncio.Task[None] | None:
+    """The export scheduler, when ``DIRECTORY_SCHEDULER=on``."""
+    if not settings.scheduler or settings.keys_dir is None:
+        return None
+    from directory_svc.services.scheduler import Scheduler
+
+    scheduler = Scheduler(storage, settings.keys_dir, settings.feeds_dir)
+    return asyncio.create_task(scheduler.run_forever(settings.scheduler_tick_s))
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -37,6 +37,9 @@ class Settings:
     db_timeout_s: float = 5.0
     log_level: str = "INFO"
     key_env: dict[str, str] | None = None
+    scheduler: bool = False
+    scheduler_tick_s: float = 30.0
+    feeds_dir: Path = Path("feeds")
 
     @property
     def is_dev(self) -> bool:
@@ -94,8 +97,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("DIRECTORY_KEYS_DIR: not set (the key directory; see `keys init`)")
     if keys_raw and key_env:
         raise ConfigError("DIRECTORY_KEYS_DIR: set together with DIRECTORY_*_KEY variables")
+    scheduler_raw = env_vars.get("DIRECTORY_SCHEDULER", "off").strip().lower()
+    if scheduler_raw not in ("on", "off"):
+        raise ConfigError(f"DIRECTORY_SCHEDULER: expected on or off, got {scheduler_raw!r}")
+    if scheduler_raw == "on" and not keys_raw:
+        raise ConfigError("DIRECTORY_SCHEDULER: on needs DIRECTORY_KEYS_DIR (the signing key)")
     return Settings(
         mongodb_uri=uri,
+        scheduler=scheduler_raw == "on",
+        scheduler_tick_s=_number(env_vars, "DIRECTORY_SCHEDULER_TICK", 30.0, 0.1, 3600),
+        feeds_dir=Path(env_vars.get("DIRECTORY_FEEDS_DIR", "").strip() or "feeds"),
         keys_dir=Path(keys_raw) if keys_raw else None,
         key_env=key_env or None,
         db_name=db_name,

@@ -48,3 +48,42 @@ def test_register_export_and_verify_from_the_command_line(
         ["2", "delta", "succeeded"],
         ["1", "full", "succeeded"],
     ]
+
+
+def test_kill_9_during_an_export_leaves_no_visible_feed(
+    tmp_path: Path, mongo_uri: str, db_name: str, keys_dir: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.test_cli_serve import BIN
+
+    init_keys(keys_dir)
+    env = {"MONGODB_URI": mongo_uri, "DIRECTORY_DB": db_name}
+    assert run_cli(env, "seed", "--count", "3000", keys_dir=keys_dir)[0].returncode == 0
+    add = ["publisher", "add", "p9", "--name", "P9", "--kind", "directory"]
+    assert run_cli(env, *add, keys_dir=keys_dir)[0].returncode == 0
+    out = tmp_path / "feeds"
+    proc = subprocess.Popen(
+        [str(BIN), "export", "run", "--publisher", "p9", "--full", "--out", str(out)],
+        env={"PATH": os.environ["PATH"], "DIRECTORY_KEYS_DIR": str(keys_dir), **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not (out.exists() and any(p.name.startswith(".partial") for p in out.iterdir())):
+        assert time.monotonic() < deadline
+        assert proc.poll() is None, "the export ended before it could be killed"
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert [p.name for p in out.iterdir() if not p.name.startswith(".")] == []
+
+    done, _ = run_cli(env, "export", "run", "--publisher", "p9", "--full", "--out", str(out),
+                      keys_dir=keys_dir)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    folder = Path(done.stdout.split()[0])
+    assert run_cli({}, "export", "verify", str(folder), keys_dir=keys_dir)[0].returncode == 0
+    assert [p.name for p in out.iterdir()] == [folder.name]  # the stale partial is gone

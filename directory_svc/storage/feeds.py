@@ -190,3 +190,45 @@ class ExportRuns:
         """The latest runs of a publisher, newest first."""
         cursor = self._col.find({"pub": publisher_id}).sort("seq", DESCENDING).limit(limit)
         return await cursor.to_list(limit)
+
+
+class ExportSlots:
+    """Scheduled export slots: one document per attempt, claimed by a unique insert.
+
+    ``_id`` is ``<publisher>|<due time>|<attempt>``; whoever inserts it runs that attempt.
+    Several service processes can tick at once: each due export runs exactly once.
+    """
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._col = db["export_slots"]
+
+    async def ensure_indexes(self) -> None:
+        """Index slots by publisher and due time."""
+        await self._col.create_index([("pub", ASCENDING), ("due", ASCENDING)], name="by_slot")
+
+    async def attempts(self, publisher_id: str, due: datetime) -> list[Document]:
+        """The attempts at one slot, oldest first."""
+        cursor = self._col.find({"pub": publisher_id, "due": due}).sort("attempt", ASCENDING)
+        return await cursor.to_list(None)
+
+    async def claim(
+        self, publisher_id: str, due: datetime, attempt: int, owner: str, now: datetime
+    ) -> bool:
+        """Claim one attempt; False when another process has it."""
+        try:
+            await self._col.insert_one(
+                {"_id": f"{publisher_id}|{due.isoformat()}|{attempt}", "pub": publisher_id,
+                 "due": due, "attempt": attempt, "owner": owner, "status": "running",
+                 "heartbeat": now, "started_at": now}
+            )  # fmt: skip
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def update(
+        self, publisher_id: str, due: datetime, attempt: int, fields: Document
+    ) -> None:
+        """Heartbeat or outcome of an attempt (written only by its owner)."""
+        await self._col.update_one(
+            {"_id": f"{publisher_id}|{due.isoformat()}|{attempt}"}, {"$set": fields}
+        )

@@ -12,7 +12,7 @@ from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.client import create_client, ping
 from directory_svc.storage.crypto import Cipher
 from directory_svc.storage.documents import ListingCodec
-from directory_svc.storage.feeds import ExportRuns, FeedLedger, PublisherRepository
+from directory_svc.storage.feeds import ExportRuns, ExportSlots, FeedLedger, PublisherRepository
 from directory_svc.storage.keys import KeyRing
 from directory_svc.storage.listings import ListingRepository
 
@@ -28,6 +28,7 @@ class Storage:
     publishers: PublisherRepository
     ledger: FeedLedger
     runs: ExportRuns
+    slots: ExportSlots
 
     async def close(self) -> None:
         """Close the database client."""
@@ -44,10 +45,12 @@ async def open_storage(settings: Settings, *, indexes: bool = True) -> Storage:
         listings = ListingRepository(db, ListingCodec(Cipher(keys)))
         accounts = AccountRepository(db)
         ledger = FeedLedger(db)
+        slots = ExportSlots(db)
         if indexes:
             await listings.ensure_indexes()
             await accounts.ensure_indexes()
             await ledger.ensure_indexes()
+            await slots.ensure_indexes()
     except BaseException:
         await client.close()
         raise
@@ -59,4 +62,5 @@ async def open_storage(settings: Settings, *, indexes: bool = True) -> Storage:
         publishers=PublisherRepository(db),
         ledger=ledger,
         runs=ExportRuns(db),
+        slots=slots,
     )
