@@ -125,6 +125,19 @@ async def _verify(storage: Storage) -> int:
     return 1 if broken else 0
 
 
+async def _purge(storage: Storage, days: int) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from directory_svc.services.lines import purge_terminated
+
+    count = await purge_terminated(
+        storage.listings, timedelta(days=days), datetime.now(UTC), _progress("purging", None)
+    )
+    print(file=sys.stderr)
+    print(f"purged {count} terminated listings older than {days} days")
+    return 0
+
+
 def _export_schema(output: str | None) -> int:
     from directory_svc.api.schema import build_schema
 
@@ -158,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     history.add_parser("verify", help="check every listing's history chain")
+    purge = sub.add_parser("purge", help="erase personal data of lines terminated long ago")
+    purge.add_argument("--retention-days", type=int, default=365, help="default 365")
     cli_feeds.add_parsers(sub)
     schema = sub.add_parser("schema", help="print the GraphQL SDL (or write it to --output)")
     schema.add_argument("--output", help="file to write instead of standard output")
@@ -187,6 +202,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_with_storage(settings, lambda s: _retire(s, keys_dir, kid)))
     if args.command == "history":
         return asyncio.run(_with_storage(settings, _verify))
+    if args.command == "purge":
+        if args.retention_days < 0:
+            return _fail("--retention-days must be zero or more")
+        days = args.retention_days
+        return asyncio.run(_with_storage(settings, lambda s: _purge(s, days)))
     if args.command in ("publisher", "export"):
         return cli_feeds.dispatch(args, settings)
     return _fail(f"unknown command {args.command}")

@@ -117,3 +117,27 @@ def chain_hash(
 
 
 GENESIS = "0" * 64
+
+
+PERSONAL_KEYS = frozenset(
+    {
+        "civility",
+        "surname",
+        "first_name",
+        "business_names",
+        "address",
+        "numbers",
+        "email",
+        "profession",
+        "mention",
+        "category",
+        "extra_users",
+    }
+)
+PURGED = "[purged]"
+
+
+def redact_values(values: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    """History values without personal data; choices, consents and provenance stay (proof)."""
+    return {k: (PURGED if k in PERSONAL_KEYS and v not in (None, [], "") else v)
+            for k, v in values.items()}  # fmt: skip

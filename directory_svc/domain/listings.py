@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -122,3 +122,26 @@ def new_listing_id(now_ms: int | None = None, entropy: bytes | None = None) -> s
     ms = int(time.time() * 1000) if now_ms is None else now_ms
     rand = secrets.token_bytes(10) if entropy is None else entropy
     return f"{ms:012x}{rand.hex()}"
+
+
+def redact(listing: Listing) -> Listing:
+    """The listing without personal data, as kept after the retention period of a
+    terminated line: its choices, their provenance and the commune remain as proof."""
+    return replace(
+        listing,
+        surname="",
+        first_name="",
+        civility=None,
+        business_names=(),
+        address=Address(
+            postcode=listing.address.postcode,
+            insee_code=listing.address.insee_code,
+            commune=listing.address.commune,
+        ),
+        numbers=(),
+        profession=None,
+        mention=None,
+        email=None,
+        category=None,
+        extra_users=(),
+    )

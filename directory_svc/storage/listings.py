@@ -22,8 +22,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from directory_svc.domain.errors import AlreadyExists, NotFound, VersionConflict
-from directory_svc.domain.history import GENESIS, Change, HistoryEntry, chain_hash, diff
-from directory_svc.domain.listings import Listing
+from directory_svc.domain.history import (
+    GENESIS,
+    Change,
+    HistoryEntry,
+    chain_hash,
+    diff,
+    redact_values,
+)
+from directory_svc.domain.listings import Listing, redact
 from directory_svc.domain.pagination import Page
 from directory_svc.storage.documents import Document, ListingCodec
 
@@ -163,6 +170,15 @@ class ListingRepository:
             cursor = await self._col.aggregate(pipeline)
             found.append([d["_id"] async for d in cursor])
         return found[0], found[1]
+
+    async def terminated_before(self, cutoff: datetime) -> list[str]:
+        """Ids of terminated, not yet purged listings last changed before ``cutoff``."""
+        query = {"status": "terminated", "purged": {"$ne": True}, "updated_at": {"$lt": cutoff}}
+        return [d["_id"] async for d in self._col.find(query, {"_id": 1})]
+
+    async def drop_claim(self, listing_id: str, version: int) -> None:
+        """Forget the claim of a version that is now in the past."""
+        await self._claims.delete_one({"_id": f"{listing_id}:{version}"})
 
     async def count(self) -> int:
         """How many listings are stored."""
@@ -332,3 +348,49 @@ class ListingRepository:
     async def count_under(self, kid: str) -> int:
         """How many listings use key ``kid``."""
         return await self._col.count_documents({"kid": kid})
+
+
+async def purge(repo: ListingRepository, listing_id: str, change: Change) -> bool:
+    """Erase a terminated listing's personal data, in its state and its history.
+
+    The history is re-chained over the redacted values and ends with a ``purged`` entry, so
+    ``history verify`` still holds; choices, consents and provenance remain as proof.
+    Returns False when the listing changed meanwhile (try again later).
+    """
+    doc = await repo.raw(listing_id)
+    if doc is None or doc.get("purged"):
+        return False
+    version = int(doc["v"])
+    if not await repo.claim(listing_id, version + 1, change.change_id):
+        return False
+    codec = repo.codec
+    current = codec.listing(doc)
+    key = codec.cipher.keys.history_key
+    entries = [codec.history_entry(listing_id, e) for e in doc.get("history", [])]
+    prev = GENESIS
+    rewritten = []
+    for e in entries:
+        before, after = redact_values(e.before), redact_values(e.after)
+        digest = chain_hash(key, prev, e.seq, codec.change_of(e), e.at, before, after)
+        rewritten.append(replace(e, before=before, after=after, prev_hash=prev, hash=digest))
+        prev = digest
+    purged = replace(redact(current), version=version + 1, updated_at=now_ms())
+    at = now_ms()
+    marker = {"purged": True}
+    digest = chain_hash(key, prev, version + 1, change, at, {}, marker)
+    rewritten.append(
+        HistoryEntry(version + 1, change.change_id, at, change.provenance, change.reason,
+                     False, {}, marker, prev, digest)
+    )  # fmt: skip
+    new_doc = {
+        "_id": listing_id,
+        **codec.state(purged),
+        "history": [codec.entry(listing_id, e) for e in rewritten],
+        "head": digest,
+        "purged": True,
+    }
+    new_doc["idx"] = {"num": [], "sn": "", "hi": "", "hn": ""}
+    if not await repo.replace_raw(new_doc, version):
+        return False
+    await repo.drop_claim(listing_id, version)
+    return True
