@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -21,6 +22,7 @@ from directory_svc.domain.publishers import (
     Publisher,
     PublisherKind,
     PublisherProfile,
+    SftpTarget,
 )
 from directory_svc.storage.setup import Storage, open_storage
 
@@ -46,6 +48,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         p.add_argument("--numbers", choices=[n.value for n in NumberFormat])
         p.add_argument("--schedule", help="cron expression, Europe/Paris")
         p.add_argument("--recipient", help="age recipient (age1…) to encrypt feeds to")
+        p.add_argument("--sftp", help="push feeds to user@host:port/directory")
+        p.add_argument("--sftp-host-key", help="the server's public host key (ssh-ed25519 …)")
     pub.add_parser("list", help="list publishers")
     disable = pub.add_parser("disable", help="stop exporting to a publisher")
     disable.add_argument("id")
@@ -66,6 +70,19 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def _csv(value: str | None) -> frozenset[str] | None:
     return None if value is None else frozenset(v.strip() for v in value.split(",") if v.strip())
+
+
+def _sftp(args: argparse.Namespace, current: SftpTarget | None) -> SftpTarget | None:
+    if args.sftp is None:
+        return current
+    match = re.fullmatch(r"([^@\s]+)@([^:/\s]+)(?::(\d+))?(/\S*)", args.sftp)
+    if match is None:
+        raise ValidationError("sftp", "format", "expected user@host:port/directory")
+    key = args.sftp_host_key or (current.host_key if current else None)
+    if not key:
+        raise ValidationError("sftp_host_key", "required", "pins the server; give its key")
+    user, host, port, directory = match.groups()
+    return SftpTarget(host, int(port or 22), user, directory, key)
 
 
 def _apply(args: argparse.Namespace, base: Publisher) -> Publisher:
@@ -93,6 +110,7 @@ def _apply(args: argparse.Namespace, base: Publisher) -> Publisher:
         number_format=NumberFormat(args.numbers) if args.numbers else base.number_format,
         schedule=args.schedule or base.schedule,
         recipient=args.recipient if args.recipient is not None else base.recipient,
+        sftp=_sftp(args, base.sftp),
     )
 
 
@@ -151,6 +169,11 @@ async def _export(storage: Storage, settings: Settings, args: argparse.Namespace
         )
     counts = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()))
     print(f"{result.folder}  ({result.kind} #{result.seq}: {counts or 'no change'})")
+    if result.delivered:
+        print(f"pushed by SFTP: {', '.join(result.delivered)}")
+    if result.delivery_error:
+        print(f"directory-svc: {result.delivery_error}; it will be retried", file=sys.stderr)
+        return 1
     return 0
 
 

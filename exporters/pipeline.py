@@ -43,6 +43,8 @@ class ExportResult:
     seq: int
     kind: str
     counts: Counter[str] = field(default_factory=Counter)
+    delivered: list[str] = field(default_factory=list)
+    delivery_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

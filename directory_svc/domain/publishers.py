@@ -98,6 +98,22 @@ class NumberFormat(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class SftpTarget:
+    """Where feeds are pushed: the publisher's SFTP server, pinned by its host key."""
+
+    host: str
+    port: int
+    username: str
+    directory: str
+    host_key: str
+
+    @property
+    def address(self) -> str:
+        """``user@host:port/dir``, as given on the command line."""
+        return f"{self.username}@{self.host}:{self.port}{self.directory}"
+
+
+@dataclass(frozen=True, slots=True)
 class Publisher:
     """A registered publisher: its contract profile plus how its feed is built and sent."""
 
@@ -108,6 +124,7 @@ class Publisher:
     schedule: str = "0 3 * * *"
     recipient: str | None = None
     active: bool = True
+    sftp: SftpTarget | None = None
 
     @property
     def id(self) -> str:

@@ -15,8 +15,10 @@ from directory_svc.domain.publishers import PUBLISHABLE_FIELDS, Publisher
 from directory_svc.domain.text import check_text
 from directory_svc.domain.validation import check_id
 from directory_svc.storage.feeds import PublisherRepository
-from directory_svc.storage.keys import SIGNING_KEY
+from directory_svc.storage.keys import SIGNING_KEY, ensure_sftp_client_key
+from directory_svc.storage.listings import now_ms
 from directory_svc.storage.setup import Storage
+from exporters.delivery import DeliveryFailed, push_sftp
 from exporters.manifest import load_signing_key
 from exporters.pipeline import ExportContext, ExportResult, run_export
 
@@ -37,6 +39,11 @@ def check_publisher(publisher: Publisher) -> None:
             raise ValidationError("scope.departements", "format", "holds a non-département code")
     if not croniter.is_valid(publisher.schedule):
         raise ValidationError("schedule", "cron", "is not a cron expression")
+    if publisher.sftp is not None:
+        check_text("sftp.host", publisher.sftp.host, 253, required=True)
+        check_text("sftp.host_key", publisher.sftp.host_key, 2000, required=True)
+        if not 0 < publisher.sftp.port < 65536:
+            raise ValidationError("sftp.port", "range", "must be 1–65535")
     if publisher.recipient is not None:
         import pyrage
 
@@ -96,4 +103,26 @@ async def export_now(
         signing_key=load_signing_key(keys_dir / SIGNING_KEY),
         out_dir=out_dir,
     )
-    return await run_export(ctx, publisher, full=full, progress=progress)
+    result = await run_export(ctx, publisher, full=full, progress=progress)
+    if publisher.sftp is not None:
+        try:
+            result.delivered = await deliver_pending(storage, keys_dir, publisher, out_dir)
+        except DeliveryFailed as exc:
+            result.delivery_error = str(exc)
+    return result
+
+
+async def deliver_pending(
+    storage: Storage, keys_dir: Path, publisher: Publisher, out_dir: Path
+) -> list[str]:
+    """Push, in sequence order, every published feed the publisher has not received yet."""
+    if publisher.sftp is None:
+        return []
+    client_key = await asyncio.to_thread(ensure_sftp_client_key, keys_dir)
+    delivered = []
+    for run in await storage.runs.undelivered(publisher.id):
+        folder = out_dir / run["folder"]
+        await push_sftp(folder, publisher.sftp, client_key)
+        await storage.runs.finish(publisher.id, run["seq"], {"delivered_at": now_ms()})
+        delivered.append(folder.name)
+    return delivered

@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from directory_svc.domain.publishers import Publisher
-from directory_svc.services.publishers import export_now
+from directory_svc.services.publishers import deliver_pending, export_now
 from directory_svc.storage.setup import Storage
+from exporters.delivery import DeliveryFailed
 
 log = logging.getLogger("directory_svc.scheduler")
 
@@ -69,7 +70,15 @@ class Scheduler:
                 folder = await self._maybe_run(publisher)
                 if folder:
                     done.append(folder)
+                elif publisher.sftp is not None:
+                    await self._redeliver(publisher)
         return done
+
+    async def _redeliver(self, publisher: Publisher) -> None:
+        try:
+            await deliver_pending(self.storage, self.keys_dir, publisher, self.out_dir)
+        except DeliveryFailed:
+            log.warning("delivery still failing", extra={"reason": publisher.id})
 
     async def _next_attempt(self, publisher: Publisher, due: datetime) -> int | None:
         attempts = await self.slots.attempts(publisher.id, due)

@@ -21,6 +21,7 @@ from directory_svc.domain.publishers import (
     Publisher,
     PublisherKind,
     PublisherProfile,
+    SftpTarget,
 )
 from directory_svc.storage.documents import Document
 
@@ -45,6 +46,15 @@ def _publisher_doc(p: Publisher) -> Document:
         "schedule": p.schedule,
         "recipient": p.recipient,
         "active": p.active,
+        "sftp": None
+        if p.sftp is None
+        else {
+            "host": p.sftp.host,
+            "port": p.sftp.port,
+            "user": p.sftp.username,
+            "dir": p.sftp.directory,
+            "host_key": p.sftp.host_key,
+        },
     }
 
 
@@ -68,6 +78,15 @@ def _publisher(doc: Document) -> Publisher:
         schedule=doc["schedule"],
         recipient=doc.get("recipient"),
         active=doc["active"],
+        sftp=None
+        if not doc.get("sftp")
+        else SftpTarget(
+            doc["sftp"]["host"],
+            doc["sftp"]["port"],
+            doc["sftp"]["user"],
+            doc["sftp"]["dir"],
+            doc["sftp"]["host_key"],
+        ),
     )
 
 
@@ -185,6 +204,13 @@ class ExportRuns:
     async def finish(self, publisher_id: str, seq: int, fields: Document) -> None:
         """Record the outcome of a run (its only writer is the process that claimed it)."""
         await self._col.update_one({"_id": f"{publisher_id}:{seq:08d}"}, {"$set": fields})
+
+    async def undelivered(self, publisher_id: str) -> list[Document]:
+        """Successful runs not yet pushed to the publisher, oldest first."""
+        cursor = self._col.find(
+            {"pub": publisher_id, "status": "succeeded", "delivered_at": None}
+        ).sort("seq", ASCENDING)
+        return await cursor.to_list(None)
 
     async def list(self, publisher_id: str, limit: int = 20) -> list[Document]:
         """The latest runs of a publisher, newest first."""

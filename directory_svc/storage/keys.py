@@ -157,6 +157,9 @@ def init_keys(directory: Path) -> bool:
     if not (data_dir / "ACTIVE").exists():
         add_data_key(directory)
         created = True
+    if not (directory / SFTP_CLIENT_KEY).exists():
+        ensure_sftp_client_key(directory)
+        created = True
     return created
 
 
@@ -196,3 +199,20 @@ def add_data_key(directory: Path) -> str:
 def remove_data_key(directory: Path, kid: str) -> None:
     """Delete a retired data key file (the caller checked nothing uses it)."""
     (directory / "data" / f"{kid}.key").unlink()
+
+
+SFTP_CLIENT_KEY = "sftp_client"
+
+
+def ensure_sftp_client_key(directory: Path) -> Path:
+    """The operator's SSH key for SFTP pushes (created once; ``sftp_client.pub`` is given to
+    publishers to authorise)."""
+    path = directory / SFTP_CLIENT_KEY
+    if not path.exists():
+        import asyncssh
+
+        key = asyncssh.generate_private_key("ssh-ed25519")
+        key.write_private_key(str(path))
+        os.chmod(path, 0o600)
+        key.write_public_key(str(path.with_name(SFTP_CLIENT_KEY + ".pub")))
+    return path
