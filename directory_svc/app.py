@@ -13,7 +13,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import AsyncMongoClient
 from strawberry.aiohttp.views import GraphQLView
 
-from directory_svc.api.context import OPERATION, Context, Resources
+from directory_svc.api.auth import TokenVerifier, Unauthenticated
+from directory_svc.api.context import OPERATION, PRINCIPAL, Context, Resources
+from directory_svc.api.feed_downloads import (
+    DOWNLOADS,
+    FEEDS_DIR,
+    RUNS,
+    get_feed_file,
+    list_feeds,
+)
 from directory_svc.api.schema import build_schema
 from directory_svc.config import Settings
 from directory_svc.observability import Metrics, monotonic_ms
@@ -27,6 +35,8 @@ CLIENT = web.AppKey("client", AsyncMongoClient)
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 
+VERIFIER = web.AppKey("verifier", TokenVerifier)
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 MAX_BODY_BYTES = 1024 * 1024
 READY_TIMEOUT_S = 2.0
 
@@ -37,7 +47,37 @@ class DirectoryGraphQLView(GraphQLView[Context, None]):
     """strawberry's aiohttp view with our typed context."""
 
     async def get_context(self, request: web.Request, response: web.StreamResponse) -> Context:
-        return Context(request=request, response=response, resources=request.app[RESOURCES])
+        return Context(
+            request=request,
+            response=response,
+            resources=request.app[RESOURCES],
+            principal=request.get(PRINCIPAL),  # None only for the dev GraphiQL page
+        )
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every API call needs a valid bearer token (401 with a reason otherwise).
+
+    Open: health, readiness, metrics, and in dev the GraphiQL page (GET /graphql).
+    """
+    graphiql = (
+        request.method == "GET"
+        and request.path == "/graphql"
+        and not request.query_string
+        and request.app[SETTINGS].is_dev
+    )
+    if request.path in OPEN_PATHS or graphiql:
+        return await handler(request)
+    try:
+        request[PRINCIPAL] = request.app[VERIFIER].verify(request.headers.get("Authorization"))
+    except Unauthenticated as exc:
+        return web.json_response(
+            {"errors": [{"message": exc.reason, "extensions": {"code": "UNAUTHENTICATED"}}]},
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="directory-svc"'},
+        )
+    return await handler(request)
 
 
 @web.middleware
@@ -93,7 +133,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     storage = await open_storage(settings)
     try:
+        app[VERIFIER] = TokenVerifier(settings.tokens)
+    except BaseException:
+        await storage.close()
+        raise
+    try:
         app[CLIENT] = storage.client
+        app[RUNS], app[DOWNLOADS] = storage.runs, storage.downloads
         app[RESOURCES] = Resources(
             settings=settings, metrics=app[METRICS], listings=storage.listings
         )
@@ -119,7 +165,7 @@ def _start_scheduler(settings: Settings, storage: Storage) -> asyncio.Task[None]
 
 def create_app(settings: Settings) -> web.Application:
     """A new application; nothing connects until it starts."""
-    app = web.Application(middlewares=[request_log], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[request_log, authenticate], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     view = DirectoryGraphQLView(
@@ -132,5 +178,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    app[FEEDS_DIR] = settings.feeds_dir
+    app.router.add_get("/feeds", list_feeds)
+    app.router.add_get("/feeds/{folder}/{file}", get_feed_file)
     app.cleanup_ctx.append(_database)
     return app

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from directory_svc import cli_feeds
 from directory_svc.config import ConfigError, Settings, load_settings
+from directory_svc.domain.access import Role
 from directory_svc.domain.errors import DomainError
 from directory_svc.observability import configure_logging
 from directory_svc.storage.client import DatabaseUnreachable, mask_uri
@@ -138,6 +139,29 @@ async def _purge(storage: Storage, days: int) -> int:
     return 0
 
 
+def _mint(args: argparse.Namespace) -> int:
+    from directory_svc.api.auth import mint_dev_token
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        return _fail(f"configuration error: {exc}")
+    if not settings.is_dev or settings.keys_dir is None:
+        return _fail("token mint is for development only (DIRECTORY_ENV=dev with a key directory)")
+    role = Role(args.role)
+    if role is Role.CUSTOMER and not args.account:
+        return _fail("a customer token needs --account")
+    if role is Role.PUBLISHER and not args.publisher:
+        return _fail("a publisher token needs --publisher")
+    print(
+        mint_dev_token(
+            settings.keys_dir, settings.tokens, role,
+            account_id=args.account, publisher_id=args.publisher, ttl_s=args.ttl,
+        )
+    )  # fmt: skip
+    return 0
+
+
 def _export_schema(output: str | None) -> int:
     from directory_svc.api.schema import build_schema
 
@@ -171,6 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     history.add_parser("verify", help="check every listing's history chain")
+    token = sub.add_parser("token", help="development tokens").add_subparsers(
+        dest="action", required=True
+    )
+    mint = token.add_parser("mint", help="mint a dev token (only with DIRECTORY_ENV=dev)")
+    mint.add_argument("--role", required=True, choices=[r.value for r in Role])
+    mint.add_argument("--account", help="account id (customer tokens)")
+    mint.add_argument("--publisher", help="publisher id (publisher tokens)")
+    mint.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     purge = sub.add_parser("purge", help="erase personal data of lines terminated long ago")
     purge.add_argument("--retention-days", type=int, default=365, help="default 365")
     cli_feeds.add_parsers(sub)
@@ -181,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
+        try:
+            settings.require_tokens()
+        except ConfigError as exc:
+            return _fail(f"configuration error: {exc}")
         return _serve(settings)
     if args.command == "seed":
         if args.count < 0:
@@ -225,8 +261,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not keys_dir:
             return _fail("configuration error: DIRECTORY_KEYS_DIR: not set")
         created = init_keys(Path(keys_dir))
+        if os.environ.get("DIRECTORY_ENV", "").strip().lower() == "dev":
+            from directory_svc.api.auth import create_dev_keys
+
+            create_dev_keys(Path(keys_dir))
         print(f"{'created' if created else 'kept existing'} keys in {keys_dir}")
         return 0
+    if args.command == "token":
+        return _mint(args)
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -238,6 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"cannot reach the database at {mask_uri(settings.mongodb_uri)}: {exc}", 3)
     except KeyFileError as exc:
         return _fail(f"keys: {exc}", 4)
+    except ConfigError as exc:
+        return _fail(f"configuration error: {exc}")
     except DomainError as exc:
         return _fail(str(exc), 1)
     except KeyboardInterrupt:

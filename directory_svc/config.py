@@ -25,6 +25,15 @@ class Env(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class TokenSettings:
+    """Where token keys come from (JWKS file or URL) and what tokens must say."""
+
+    jwks: str
+    issuer: str
+    audience: str
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Validated configuration of one service process."""
 
@@ -40,6 +49,19 @@ class Settings:
     scheduler: bool = False
     scheduler_tick_s: float = 30.0
     feeds_dir: Path = Path("feeds")
+    jwks: str = ""
+    jwt_issuer: str = "annuaire-dev"
+    jwt_audience: str = "directory-svc"
+
+    def require_tokens(self) -> None:
+        """Raise unless bearer tokens can be verified (needed to serve)."""
+        if not self.jwks:
+            raise ConfigError("DIRECTORY_JWKS: not set (file or URL of the token signing keys)")
+
+    @property
+    def tokens(self) -> TokenSettings:
+        """What bearer tokens are checked against."""
+        return TokenSettings(jwks=self.jwks, issuer=self.jwt_issuer, audience=self.jwt_audience)
 
     @property
     def is_dev(self) -> bool:
@@ -102,8 +124,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"DIRECTORY_SCHEDULER: expected on or off, got {scheduler_raw!r}")
     if scheduler_raw == "on" and not keys_raw:
         raise ConfigError("DIRECTORY_SCHEDULER: on needs DIRECTORY_KEYS_DIR (the signing key)")
+    jwks = env_vars.get("DIRECTORY_JWKS", "").strip()
+    if not jwks and env is Env.DEV and keys_raw:
+        jwks = str(Path(keys_raw) / "dev-jwks.json")
     return Settings(
         mongodb_uri=uri,
+        jwks=jwks,
+        jwt_issuer=env_vars.get("DIRECTORY_JWT_ISSUER", "").strip() or "annuaire-dev",
+        jwt_audience=env_vars.get("DIRECTORY_JWT_AUDIENCE", "").strip() or "directory-svc",
         scheduler=scheduler_raw == "on",
         scheduler_tick_s=_number(env_vars, "DIRECTORY_SCHEDULER_TICK", 30.0, 0.1, 3600),
         feeds_dir=Path(env_vars.get("DIRECTORY_FEEDS_DIR", "").strip() or "feeds"),

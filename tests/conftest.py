@@ -12,8 +12,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 from pymongo import AsyncMongoClient
 
+from directory_svc.api.auth import create_dev_keys, mint_dev_token
 from directory_svc.app import create_app
 from directory_svc.config import Env, Settings
+from directory_svc.domain.access import Role
 from directory_svc.storage.keys import init_keys
 from directory_svc.storage.listings import ListingRepository
 from directory_svc.storage.setup import Storage, open_storage
@@ -48,14 +50,26 @@ def keys_dir(tmp_path: Path) -> Path:
     """A key directory of this test's own (one data key, index and history keys)."""
     directory = tmp_path / "keys"
     init_keys(directory)
+    create_dev_keys(directory)
     return directory
 
 
 @pytest.fixture
 def settings(mongo_uri: str, db_name: str, keys_dir: Path) -> Settings:
     return Settings(
-        mongodb_uri=mongo_uri, keys_dir=keys_dir, db_name=db_name, env=Env.DEV, db_timeout_s=3.0
+        mongodb_uri=mongo_uri,
+        keys_dir=keys_dir,
+        db_name=db_name,
+        env=Env.DEV,
+        db_timeout_s=3.0,
+        jwks=str(keys_dir / "dev-jwks.json"),
     )
+
+
+def token(settings: Settings, role: Role = Role.SUPPORT, **claims: Any) -> str:
+    """A dev token for ``role`` (signed with the test's key directory)."""
+    assert settings.keys_dir is not None
+    return mint_dev_token(settings.keys_dir, settings.tokens, role, **claims)
 
 
 @pytest.fixture
@@ -74,15 +88,24 @@ def repo(storage: Storage) -> ListingRepository:
 
 @pytest.fixture
 async def api(aiohttp_client: Any, settings: Settings) -> TestClient:
-    """The whole service over HTTP, on this test's database."""
-    return await aiohttp_client(create_app(settings))
+    """The whole service over HTTP, on this test's database; calls carry a support token."""
+    client = await aiohttp_client(
+        create_app(settings), headers={"Authorization": f"Bearer {token(settings)}"}
+    )
+    return client  # type: ignore[no-any-return]
 
 
 async def gql(
-    client: TestClient, query: str, variables: dict[str, Any] | None = None
+    client: TestClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    bearer: str | None = None,
 ) -> dict[str, Any]:
     """POST a GraphQL document; returns the decoded JSON body (data and/or errors)."""
-    resp = await client.post("/graphql", json={"query": query, "variables": variables or {}})
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else None
+    resp = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
     assert resp.status == 200, await resp.text()
     body: dict[str, Any] = await resp.json()
     return body

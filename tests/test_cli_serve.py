@@ -19,7 +19,11 @@ def run_cli(
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run ``directory-svc`` with only PATH, the keys and ``env`` in its environment."""
     start = time.monotonic()
-    keys = {"DIRECTORY_KEYS_DIR": str(keys_dir)} if keys_dir else {}
+    keys = (
+        {"DIRECTORY_KEYS_DIR": str(keys_dir), "DIRECTORY_JWKS": str(keys_dir / "dev-jwks.json")}
+        if keys_dir
+        else {}
+    )
     done = subprocess.run(
         [str(BIN), *args],
         env={"PATH": os.environ["PATH"], **keys, **env},
@@ -76,3 +80,13 @@ def test_no_serving_banner_when_start_up_fails(keys_dir: Path) -> None:
     done, _ = run_cli(env, "serve", keys_dir=keys_dir)
     assert done.returncode == 3
     assert "serving on" not in done.stdout
+
+
+def test_serve_without_token_keys_is_one_line(keys_dir: Path) -> None:
+    env = {"MONGODB_URI": "mongodb://127.0.0.1:1/", "DIRECTORY_JWKS": ""}
+    done, _ = run_cli(env, "serve", keys_dir=keys_dir)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "directory-svc: configuration error: DIRECTORY_JWKS: not set "
+        "(file or URL of the token signing keys)"
+    )

@@ -13,7 +13,7 @@ from directory_svc.app import create_app
 from directory_svc.config import Env, Settings
 from directory_svc.services.seed import seed_listings
 from directory_svc.storage.setup import open_storage
-from tests.conftest import gql
+from tests.conftest import gql, token
 from tests.localdb import LocalFerretDB
 
 QUERY = "query Few { listings(first: 3) { edges { node { id } } } }"
@@ -40,12 +40,19 @@ async def test_readiness_and_queries_follow_the_database(
     aiohttp_client: Any, own_db: Any, keys_dir: Path
 ) -> None:
     settings = Settings(
-        mongodb_uri=own_db.uri, keys_dir=keys_dir, db_name="outage", env=Env.DEV, db_timeout_s=3
+        mongodb_uri=own_db.uri,
+        keys_dir=keys_dir,
+        db_name="outage",
+        env=Env.DEV,
+        db_timeout_s=3,
+        jwks=str(keys_dir / "dev-jwks.json"),
     )
     storage = await open_storage(settings)
     await seed_listings(storage.listings, 5, seed=1)
     await storage.close()
-    api = await aiohttp_client(create_app(settings))
+    api = await aiohttp_client(
+        create_app(settings), headers={"Authorization": f"Bearer {token(settings)}"}
+    )
     assert (await api.get("/readyz")).status == 200
 
     own_db.stop()

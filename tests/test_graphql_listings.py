@@ -7,10 +7,11 @@ from aiohttp.test_utils import TestClient
 
 from directory_svc.app import create_app
 from directory_svc.config import Env, Settings
+from directory_svc.domain.access import Role
 from directory_svc.observability import JsonFormatter
 from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.listings import ListingRepository
-from tests.conftest import gql
+from tests.conftest import gql, token
 
 PAGE = """
 query Listings($first: Int!, $after: String) {
@@ -70,15 +71,17 @@ async def test_bad_paging_arguments_are_named(api: TestClient) -> None:
     assert body["errors"][0]["message"].startswith("after:")
 
 
-async def test_listings_are_denied_outside_dev_until_roles_exist(
-    aiohttp_client: Any, settings: Settings, repo: ListingRepository
+async def test_listings_are_for_staff_only(
+    api: TestClient, settings: Settings, repo: ListingRepository
 ) -> None:
     await _seed(repo, 2)
-    prod = replace(settings, env=Env.PROD)
-    api = await aiohttp_client(create_app(prod))
-    body = await gql(api, PAGE, {"first": 5})
-    assert body["data"] is None
-    assert body["errors"][0]["message"] == "Not allowed."
+    for role, claims in ((Role.CUSTOMER, {"account_id": "acc-1"}),
+                         (Role.PUBLISHER, {"publisher_id": "p"})):  # fmt: skip
+        body = await gql(api, PAGE, {"first": 5}, bearer=token(settings, role, **claims))
+        assert body["data"] is None
+        assert body["errors"][0]["message"] == "Not allowed."
+    admin = await gql(api, PAGE, {"first": 5}, bearer=token(settings, Role.ADMIN))
+    assert len(admin["data"]["listings"]["edges"]) == 2
 
 
 async def test_queries_over_get_are_refused(api: TestClient) -> None:

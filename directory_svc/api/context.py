@@ -7,8 +7,12 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from directory_svc.config import Settings
+from directory_svc.domain.access import Principal
 from directory_svc.observability import Metrics
 from directory_svc.storage.listings import ListingRepository
+
+PRINCIPAL = web.RequestKey("principal", Principal)
+"""The authenticated caller of a request (set by the auth middleware)."""
 
 OPERATION = web.RequestKey("graphql_operation", str)
 """The (bounded) GraphQL operation label of a request, for the request log line."""
@@ -30,3 +34,4 @@ class Context:
     request: web.Request
     response: web.StreamResponse
     resources: Resources
+    principal: Principal | None

@@ -1,4 +1,4 @@
-"""Who may call what. Deny by default; every field that reads personal data names a permission."""
+"""Who may call what, decided here only. Deny by default: every field names its roles."""
 
 from __future__ import annotations
 
@@ -8,16 +8,27 @@ from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from directory_svc.api.context import Context
+from directory_svc.domain.access import Role
 
 
-class StaffOnly(BasePermission):
-    """Reading listings is for staff.
+class _RoleIn(BasePermission):
+    """Allows the roles in ``roles``; everything else is denied."""
 
-    Until token authentication lands (customer / support / publisher / admin roles), only a
-    development service (``DIRECTORY_ENV=dev``) allows it; anywhere else it is denied.
-    """
-
+    roles: frozenset[Role] = frozenset()
     message = "Not allowed."
 
     def has_permission(self, source: Any, info: Info[Context, None], **kwargs: Any) -> bool:
-        return info.context.resources.settings.is_dev
+        principal = info.context.principal
+        return principal is not None and principal.role in self.roles
+
+
+class IsStaff(_RoleIn):
+    """Support agents and admins."""
+
+    roles = frozenset({Role.SUPPORT, Role.ADMIN})
+
+
+class IsAdmin(_RoleIn):
+    """Admins only (publisher registry, access log)."""
+
+    roles = frozenset({Role.ADMIN})

@@ -6,7 +6,7 @@ import strawberry
 from strawberry.types import Info
 
 from directory_svc.api.context import Context
-from directory_svc.api.permissions import StaffOnly
+from directory_svc.api.permissions import IsStaff
 from directory_svc.api.types import ListingConnection, ListingType, decode_cursor
 from directory_svc.services import listings as listing_service
 
@@ -15,7 +15,7 @@ from directory_svc.services import listings as listing_service
 class Query:
     @strawberry.field(
         description="One listing by its id; an error `listing not found` if there is none.",
-        permission_classes=[StaffOnly],
+        permission_classes=[IsStaff],
     )
     async def listing(self, info: Info[Context, None], id: strawberry.ID) -> ListingType:
         found = await listing_service.get_listing(info.context.resources.listings, str(id))
@@ -23,7 +23,7 @@ class Query:
 
     @strawberry.field(
         description="Listings in a stable order, `first` (1–100) at a time after cursor `after`.",
-        permission_classes=[StaffOnly],
+        permission_classes=[IsStaff],
     )
     async def listings(
         self, info: Info[Context, None], first: int = 20, after: str | None = None

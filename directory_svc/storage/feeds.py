@@ -258,3 +258,26 @@ class ExportSlots:
         await self._col.update_one(
             {"_id": f"{publisher_id}|{due.isoformat()}|{attempt}"}, {"$set": fields}
         )
+
+
+class DownloadLog:
+    """Every feed file a publisher downloaded (append-only, one insert each)."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._col = db["feed_downloads"]
+
+    async def record(
+        self, publisher_id: str, subject: str, folder: str, file: str, at: datetime
+    ) -> None:
+        """Log one download."""
+        await self._col.insert_one(
+            {"pub": publisher_id, "sub": subject, "folder": folder, "file": file, "at": at}
+        )
+
+    async def for_publisher(self, publisher_id: str) -> list[Document]:
+        """A publisher's downloads, oldest first."""
+        return (
+            await self._col.find({"pub": publisher_id}, {"_id": 0})
+            .sort("at", ASCENDING)
+            .to_list(None)
+        )

@@ -12,7 +12,13 @@ from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.client import create_client, ping
 from directory_svc.storage.crypto import Cipher
 from directory_svc.storage.documents import ListingCodec
-from directory_svc.storage.feeds import ExportRuns, ExportSlots, FeedLedger, PublisherRepository
+from directory_svc.storage.feeds import (
+    DownloadLog,
+    ExportRuns,
+    ExportSlots,
+    FeedLedger,
+    PublisherRepository,
+)
 from directory_svc.storage.keys import KeyRing
 from directory_svc.storage.listings import ListingRepository
 
@@ -29,6 +35,7 @@ class Storage:
     ledger: FeedLedger
     runs: ExportRuns
     slots: ExportSlots
+    downloads: DownloadLog
 
     async def close(self) -> None:
         """Close the database client."""
@@ -63,4 +70,5 @@ async def open_storage(settings: Settings, *, indexes: bool = True) -> Storage:
         ledger=ledger,
         runs=ExportRuns(db),
         slots=slots,
+        downloads=DownloadLog(db),
     )
