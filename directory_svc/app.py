@@ -141,7 +141,11 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         app[CLIENT] = storage.client
         app[RUNS], app[DOWNLOADS] = storage.runs, storage.downloads
         app[RESOURCES] = Resources(
-            settings=settings, metrics=app[METRICS], listings=storage.listings
+            settings=settings,
+            metrics=app[METRICS],
+            listings=storage.listings,
+            publishers=storage.publishers,
+            runs=storage.runs,
         )
         scheduler = _start_scheduler(settings, storage)
         yield

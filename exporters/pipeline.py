@@ -229,16 +229,16 @@ async def _delta(
     since: datetime,
     progress: Callable[[int], None] | None,
 ) -> Callable[[], Any]:
-    changed = await ctx.listings.ids_changed_since(since)
-    before = await ctx.ledger.get(publisher.id, changed)
-    current = await ctx.listings.homonym_keys(changed)
-    initial_keys = sorted({k for _, k, _ in current} | {s.initial_key for s in before.values()})
-    name_keys = sorted({k for _, _, k in current} | {s.name_key for s in before.values()})
+    # Few queries on purpose: on FerretDB (SQLite) every non-_id query scans the collection.
+    changed = {item.id: item for item in await ctx.listings.changed_since(since)}
+    before = await ctx.ledger.get(publisher.id, list(changed))
+    current = [_homonym_keys(ctx.listings, item) for item in changed.values()]
+    initial_keys = sorted({hi for hi, _ in current} | {s.initial_key for s in before.values()})
+    name_keys = sorted({hn for _, hn in current} | {s.name_key for s in before.values()})
     homonyms, members = await _homonyms(ctx.listings, publisher, initial_keys, name_keys)
-    candidates = {m.id: m for m in members}
-    missing = [i for i in changed if i not in candidates]
-    candidates.update({m.id: m for m in await ctx.listings.get_many(missing)})
-    sent_before = await ctx.ledger.get(publisher.id, list(candidates))
+    candidates = {**changed, **{m.id: m for m in members}}
+    others = [i for i in candidates if i not in before]
+    sent_before = {**before, **(await ctx.ledger.get(publisher.id, others) if others else {})}
     sent: list[SentEntry] = []
     deleted: list[str] = []
     for listing in candidates.values():

@@ -9,6 +9,7 @@ from aiohttp import web
 from directory_svc.config import Settings
 from directory_svc.domain.access import Principal
 from directory_svc.observability import Metrics
+from directory_svc.storage.feeds import ExportRuns, PublisherRepository
 from directory_svc.storage.listings import ListingRepository
 
 PRINCIPAL = web.RequestKey("principal", Principal)
@@ -25,6 +26,8 @@ class Resources:
     settings: Settings
     metrics: Metrics
     listings: ListingRepository
+    publishers: PublisherRepository
+    runs: ExportRuns
 
 
 @dataclass(slots=True)

@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 
 from directory_svc.api.context import OPERATION, Context
 from directory_svc.api.errors import PublicErrors, log_errors
+from directory_svc.api.publishers import PublisherMutations
 from directory_svc.api.queries import Query
 from graphql import GraphQLError
 
@@ -51,6 +52,13 @@ class DirectorySchema(strawberry.Schema):
                     context.resources.metrics.db_errors.labels(kind).inc()
 
 
+@strawberry.type
+class Mutation(PublisherMutations):
+    """Every mutation of the service."""
+
+
 def build_schema() -> DirectorySchema:
     """The service's schema with its extensions."""
-    return DirectorySchema(query=Query, extensions=[OperationMetrics, PublicErrors])
+    return DirectorySchema(
+        query=Query, mutation=Mutation, extensions=[OperationMetrics, PublicErrors]
+    )

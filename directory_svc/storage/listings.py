@@ -128,16 +128,25 @@ class ListingRepository:
         return [self.codec.listing(d) async for d in cursor]
 
     async def stream(self, batch: int = 500) -> AsyncIterator[list[Listing]]:
-        """Every listing, in id order, a batch at a time (memory does not grow with size)."""
-        after: str | None = None
-        while True:
-            query: Document = {} if after is None else {"_id": {"$gt": after}}
-            cursor = self._col.find(query, _STATE_ONLY).sort("_id", ASCENDING).limit(batch)
-            docs = await cursor.to_list(batch)
-            if not docs:
-                return
-            yield [self.codec.listing(d) for d in docs]
-            after = docs[-1]["_id"]
+        """Every listing, in id order, a batch at a time (memory does not grow with size).
+
+        One cursor for the whole scan: keyset pages (``_id > last`` + sort + limit) make
+        FerretDB re-read the collection for every page (measured: 9× slower at 5,000).
+        """
+        cursor = self._col.find({}, _STATE_ONLY).sort("_id", ASCENDING).batch_size(batch)
+        chunk: list[Listing] = []
+        async for doc in cursor:
+            chunk.append(self.codec.listing(doc))
+            if len(chunk) == batch:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    async def changed_since(self, since: datetime) -> list[Listing]:
+        """Listings written at or after ``since``."""
+        cursor = self._col.find({"updated_at": {"$gte": since}}, _STATE_ONLY)
+        return [self.codec.listing(d) async for d in cursor]
 
     async def ids_changed_since(self, since: datetime) -> list[str]:
         """Ids of listings written at or after ``since`` (index on ``updated_at``)."""

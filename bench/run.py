@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""``make bench``: feed-export figures next to their baselines, measured in one run.
+
+Started by ``make bench`` with MONGODB_URI pointing at a throw-away FerretDB. Writes
+``bench/results.json`` and ``docs/performance.md``. Sizes: BENCH_LISTINGS (default 200,000)
+and BENCH_SMALL (default 50,000) listings, in two databases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from directory_svc.config import Env, Settings
+from directory_svc.domain.choices import Actor, Channel, Provenance
+from directory_svc.domain.history import Change
+from directory_svc.domain.publishers import Publisher, PublisherKind, PublisherProfile
+from directory_svc.services import listings as listing_service
+from directory_svc.services.publishers import add_publisher
+from directory_svc.services.seed import demo_listings, seed_listings
+from directory_svc.storage.keys import init_keys
+from directory_svc.storage.setup import Storage, open_storage
+
+BIN = Path(sys.executable).parent / "directory-svc"
+
+
+def step(message: str) -> None:
+    print(f"[bench {datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+async def seeded(settings: Settings, count: int) -> Storage:
+    storage = await open_storage(settings)
+    have = await storage.listings.count()
+    if have < count:
+        step(f"seeding {count:,} listings into {settings.db_name} (once)")
+        done = have
+
+        def progress(n: int) -> None:
+            nonlocal done
+            done += n
+            if done % 20_000 < n:
+                step(f"  {done:,}/{count:,}")
+
+        await seed_listings(storage.listings, count, seed=7, progress=progress)
+    if await storage.publishers.get("bench") is None:
+        await add_publisher(
+            storage.publishers,
+            Publisher(PublisherProfile("bench", PublisherKind.DIRECTORY), "Bench"),
+        )
+    return storage
+
+
+def count_documents(batch: bytes) -> int:
+    """How many BSON documents a raw batch holds (walks the length prefixes only)."""
+    position = count = 0
+    while position < len(batch):
+        position += int.from_bytes(batch[position : position + 4], "little")
+        count += 1
+    return count
+
+
+async def raw_scan(storage: Storage) -> tuple[int, float]:
+    """Baseline: every document of the collection as raw BSON batches, no decoding."""
+    col = storage.client[storage.listings._col.database.name]["listings"]
+    start = time.perf_counter()
+    total = 0
+    async for batch in col.find_raw_batches({}, batch_size=1000):
+        total += count_documents(batch)
+    return total, time.perf_counter() - start
+
+
+def export_process(env: dict[str, str], out: Path, full: bool) -> dict[str, Any]:
+    """One export in a child process: wall time and that child's peak RSS."""
+    args = [str(BIN), "export", "run", "--publisher", "bench", "--out", str(out)]
+    if full:
+        args.append("--full")
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    output = proc.stdout.read().decode() if proc.stdout else ""
+    if status != 0:
+        raise RuntimeError(f"export failed: {output}")
+    return {"seconds": elapsed, "peak_rss_mb": usage.ru_maxrss / 1024, "output": output.strip()}
+
+
+async def change_some(storage: Storage, count: int, fraction: float) -> int:
+    ids = [item.id for item in demo_listings(count, seed=7)][:: int(1 / fraction)]
+    at = datetime.now(UTC)
+    for n, listing_id in enumerate(ids):
+        current = await listing_service.get_listing(storage.listings, listing_id)
+        choices = replace(current.choices, no_marketing=not current.choices.no_marketing)
+        await listing_service.change_listing(
+            storage.listings, listing_id, current.version,
+            lambda item, c=choices: replace(item, choices=c),
+            Change(f"bench-{at.timestamp()}-{n}",
+                   Provenance(Actor.SUBSCRIBER, Channel.WEB, at, "b")),
+        )  # fmt: skip
+    return len(ids)
+
+
+async def main() -> int:
+    big = int(os.environ.get("BENCH_LISTINGS", "200000"))
+    small = int(os.environ.get("BENCH_SMALL", "50000"))
+    uri = os.environ["MONGODB_URI"]
+    keys = Path(tempfile.mkdtemp(prefix="bench-keys-"))
+    init_keys(keys)
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        ),
+        "database": "FerretDB 1.24.2 (SQLite) on loopback",
+        "listings": big,
+        "figures": {},
+    }
+    figures = results["figures"]
+    for count in (small, big):
+        settings = Settings(mongodb_uri=uri, keys_dir=keys, db_name=f"bench_{count}", env=Env.TEST)
+        storage = await seeded(settings, count)
+        env = {**os.environ, "DIRECTORY_KEYS_DIR": str(keys), "DIRECTORY_DB": settings.db_name}
+        out = Path(tempfile.mkdtemp(prefix="bench-feeds-"))
+        step(f"bare raw scan of {count:,} documents")
+        raw_scan_rounds = [await raw_scan(storage) for _ in range(3)]
+        docs, scan_s = min(raw_scan_rounds, key=lambda r: r[1])
+        step(f"full export of {count:,} listings (child process)")
+        rounds = 2 if count < 100_000 else 1
+        full = min(
+            (export_process(env, out, True) for _ in range(rounds)), key=lambda r: r["seconds"]
+        )
+        figures[f"full_export_{count}"] = {
+            "records_per_s": count / full["seconds"],
+            "baseline_raw_scan_per_s": docs / scan_s,
+            "ratio": (count / full["seconds"]) / (docs / scan_s),
+            "target_ratio": 0.5,
+            "peak_rss_mb": full["peak_rss_mb"],
+            "seconds": full["seconds"],
+        }
+        if count == big:
+            step(f"changing 0.5% of {count:,} listings")
+            changed = await change_some(storage, count, 0.005)
+            step("delta export")
+            delta = export_process(env, out, False)
+            figures["delta_export"] = {
+                "changed": changed,
+                "seconds": delta["seconds"],
+                "full_seconds": full["seconds"],
+                "time_ratio": delta["seconds"] / full["seconds"],
+                "target_ratio_max": 0.10,
+                "output": delta["output"],
+            }
+        await storage.close()
+    small_rss = figures[f"full_export_{small}"]["peak_rss_mb"]
+    big_rss = figures[f"full_export_{big}"]["peak_rss_mb"]
+    figures["memory_growth"] = {"ratio": big_rss / small_rss, "target_max": 1.2}
+    (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_report(results)
+    step("wrote bench/results.json and docs/performance.md")
+    return 0
+
+
+def write_report(results: dict[str, Any]) -> None:
+    f = results["figures"]
+    big, small = (
+        results["listings"],
+        min(int(k.split("_")[-1]) for k in f if k.startswith("full_export_")),
+    )
+    fb, fs, d, m = (
+        f[f"full_export_{big}"],
+        f[f"full_export_{small}"],
+        f["delta_export"],
+        f["memory_growth"],
+    )
+    lines = [
+        "# Performance",
+        "",
+        f"Measured by `make bench` on {results['date']} — {results['machine']};",
+        f"{results['database']}. Every figure is next to its baseline from the same run",
+        "(absolute numbers on a shared 2-core machine are noise; ratios are what we track).",
+        "Numbers come from `bench/results.json`.",
+        "",
+        "| figure | value | baseline | ratio | target | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for size, fig in ((small, fs), (big, fb)):
+        lines.append(
+            f"| full export, {size:,} listings (records/s) | {fig['records_per_s']:,.0f} | "
+            f"raw scan {fig['baseline_raw_scan_per_s']:,.0f}/s | {fig['ratio']:.2f} | ≥ 0.5 | "
+            f"{'yes' if fig['ratio'] >= 0.5 else 'no'} |"
+        )
+    lines.append(
+        f"| peak memory of a full export (MB) | {fb['peak_rss_mb']:.0f} at {big:,} | "
+        f"{fs['peak_rss_mb']:.0f} at {small:,} | {m['ratio']:.2f} | ≤ 1.2 | "
+        f"{'yes' if m['ratio'] <= 1.2 else 'no'} |"
+    )
+    lines.append(
+        f"| delta export, {d['changed']:,} changed (0.5%) (s) | {d['seconds']:.1f} | "
+        f"full {d['full_seconds']:.1f} s | {d['time_ratio']:.3f} | ≤ 0.10 | "
+        f"{'yes' if d['time_ratio'] <= 0.10 else 'no'} |"
+    )
+    lines += [
+        "",
+        "Not measured yet: look-ups, preference changes and the mixed load (the performance",
+        "issue), which need the support and customer APIs.",
+        "",
+    ]
+    (ROOT / "docs" / "performance.md").write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

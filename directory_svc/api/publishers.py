@@ -1,0 +1,186 @@
+"""GraphQL for admins: the publisher registry and export runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from directory_svc.api.context import Context
+from directory_svc.api.permissions import IsAdmin
+from directory_svc.api.problems import NotFoundProblem, ValidationProblem
+from directory_svc.domain import publishers as dom
+from directory_svc.domain.errors import AlreadyExists, NotFound, ValidationError
+from directory_svc.services import publishers as service
+
+
+@strawberry.enum(description="What a publisher does with the list.")
+class PublisherKind(Enum):
+    DIRECTORY = dom.PublisherKind.DIRECTORY.value
+    ENQUIRY = dom.PublisherKind.ENQUIRY.value
+    REVERSE_LOOKUP = dom.PublisherKind.REVERSE_LOOKUP.value
+
+
+@strawberry.type(name="Publisher", description="A registered publisher and its feed profile.")
+class PublisherType:
+    id: str = strawberry.field(description="Publisher id.")
+    legal_name: str = strawberry.field(description="Legal name.")
+    kind: PublisherKind = strawberry.field(description="Directory, enquiry or reverse look-up.")
+    marketing_allowed: bool = strawberry.field(description="Contract allows marketing use.")
+    departements: list[str] = strawberry.field(description="Scope: départements (empty: all).")
+    communes: list[str] = strawberry.field(description="Scope: INSEE codes (empty: all).")
+    fields: list[str] = strawberry.field(description="Fields the publisher receives.")
+    choice_policy: str = strawberry.field(description="mask (applied here) or flags.")
+    homonymy: str = strawberry.field(description="strict or lenient.")
+    format: str = strawberry.field(description="csv or jsonl.")
+    numbers: str = strawberry.field(description="e164 or national.")
+    schedule: str = strawberry.field(description="Cron expression, Europe/Paris.")
+    recipient: str | None = strawberry.field(description="age recipient feeds are encrypted to.")
+    sftp: str | None = strawberry.field(description="SFTP push target, user@host:port/dir.")
+    active: bool = strawberry.field(description="Exports run for this publisher.")
+
+    @classmethod
+    def from_domain(cls, p: dom.Publisher) -> PublisherType:
+        """The GraphQL view of a publisher."""
+        prof = p.profile
+        return cls(
+            id=prof.id,
+            legal_name=p.legal_name,
+            kind=PublisherKind(prof.kind.value),
+            marketing_allowed=prof.marketing_allowed,
+            departements=sorted(prof.scope.departements),
+            communes=sorted(prof.scope.communes),
+            fields=sorted(prof.fields),
+            choice_policy=prof.choice_policy.value,
+            homonymy=prof.homonymy.value,
+            format=p.feed_format.value,
+            numbers=p.number_format.value,
+            schedule=p.schedule,
+            recipient=p.recipient,
+            sftp=p.sftp.address if p.sftp else None,
+            active=p.active,
+        )
+
+
+@strawberry.input(description="A publisher registration.")
+class PublisherInput:
+    id: str
+    legal_name: str
+    kind: PublisherKind
+    marketing_allowed: bool = False
+    departements: list[str] = strawberry.field(default_factory=list)
+    communes: list[str] = strawberry.field(default_factory=list)
+    fields: list[str] | None = None
+    choice_policy: str = "mask"
+    homonymy: str = "strict"
+    format: str = "csv"
+    numbers: str = "e164"
+    schedule: str = "0 3 * * *"
+    recipient: str | None = None
+
+    def to_domain(self) -> dom.Publisher:
+        """The domain publisher; ``ValidationError`` for an unknown enum value."""
+        try:
+            policy = dom.ChoicePolicy(self.choice_policy)
+            homonymy = dom.HomonymyPolicy(self.homonymy)
+            fmt = dom.FeedFormat(self.format)
+            numbers = dom.NumberFormat(self.numbers)
+        except ValueError:
+            raise ValidationError("input", "enum", "has an unknown policy or format") from None
+        profile = dom.PublisherProfile(
+            id=self.id,
+            kind=dom.PublisherKind(self.kind.value),
+            marketing_allowed=self.marketing_allowed,
+            scope=dom.GeoScope(frozenset(self.departements), frozenset(self.communes)),
+            fields=frozenset(self.fields) if self.fields is not None
+            else frozenset(dom.PUBLISHABLE_FIELDS),
+            choice_policy=policy,
+            homonymy=homonymy,
+        )  # fmt: skip
+        return dom.Publisher(profile, self.legal_name, fmt, numbers, self.schedule, self.recipient)
+
+
+@strawberry.type(description="The publisher as saved.")
+class PublisherSaved:
+    publisher: PublisherType
+
+
+PublisherResult = Annotated[
+    PublisherSaved | ValidationProblem | NotFoundProblem,
+    strawberry.union("PublisherResult", description="Saved, or why not."),
+]
+
+
+@strawberry.type(description="One export run of a publisher.")
+class ExportRun:
+    sequence: int = strawberry.field(description="Sequence number (per publisher).")
+    feed: str = strawberry.field(description="full or delta.")
+    status: str = strawberry.field(description="running, succeeded or failed.")
+    started_at: datetime = strawberry.field(description="Start of the run.")
+    finished_at: datetime | None = strawberry.field(description="End of the run.")
+    folder: str | None = strawberry.field(description="Published folder.")
+    upserts: int = strawberry.field(description="Records added or replaced.")
+    deletes: int = strawberry.field(description="Entries removed.")
+
+
+@strawberry.type
+class PublisherQueries:
+    @strawberry.field(description="Every registered publisher.", permission_classes=[IsAdmin])
+    async def publishers(self, info: Info[Context, None]) -> list[PublisherType]:
+        found = await info.context.resources.publishers.all()
+        return [PublisherType.from_domain(p) for p in found]
+
+    @strawberry.field(description="A publisher's latest export runs.", permission_classes=[IsAdmin])
+    async def export_runs(
+        self, info: Info[Context, None], publisher_id: str, first: int = 20
+    ) -> list[ExportRun]:
+        runs = await info.context.resources.runs.list(publisher_id, limit=max(1, min(first, 100)))
+        return [
+            ExportRun(
+                sequence=r["seq"], feed=r["kind"], status=r["status"],
+                started_at=r["started_at"], finished_at=r.get("finished_at"),
+                folder=r.get("folder"), upserts=r.get("counts", {}).get("upsert", 0),
+                deletes=r.get("counts", {}).get("delete", 0),
+            )
+            for r in runs
+        ]  # fmt: skip
+
+
+async def _save(info: Info[Context, None], new: bool, data: PublisherInput) -> PublisherResult:
+    repo = info.context.resources.publishers
+    try:
+        publisher = data.to_domain()
+        saved = await (service.add_publisher if new else service.update_publisher)(repo, publisher)
+    except ValidationError as exc:
+        return ValidationProblem.from_error(exc)
+    except AlreadyExists:
+        return ValidationProblem(field="id", rule="taken", message="is already registered")
+    except NotFound as exc:
+        return NotFoundProblem.from_error(exc)
+    return PublisherSaved(publisher=PublisherType.from_domain(saved))
+
+
+@strawberry.type
+class PublisherMutations:
+    @strawberry.mutation(description="Register a publisher.", permission_classes=[IsAdmin])
+    async def add_publisher(
+        self, info: Info[Context, None], input: PublisherInput
+    ) -> PublisherResult:
+        return await _save(info, True, input)
+
+    @strawberry.mutation(description="Change a registration.", permission_classes=[IsAdmin])
+    async def update_publisher(
+        self, info: Info[Context, None], input: PublisherInput
+    ) -> PublisherResult:
+        return await _save(info, False, input)
+
+    @strawberry.mutation(description="Stop exports to a publisher.", permission_classes=[IsAdmin])
+    async def disable_publisher(self, info: Info[Context, None], id: str) -> PublisherResult:
+        try:
+            saved = await service.disable_publisher(info.context.resources.publishers, id)
+        except NotFound as exc:
+            return NotFoundProblem.from_error(exc)
+        return PublisherSaved(publisher=PublisherType.from_domain(saved))
