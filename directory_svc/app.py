@@ -25,6 +25,7 @@ from directory_svc.api.feed_downloads import (
 from directory_svc.api.schema import build_schema
 from directory_svc.config import Settings
 from directory_svc.observability import Metrics, monotonic_ms
+from directory_svc.services.support import LookupLimiter
 from directory_svc.storage.client import DatabaseUnreachable, ping
 from directory_svc.storage.setup import Storage, open_storage
 
@@ -146,6 +147,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             listings=storage.listings,
             publishers=storage.publishers,
             runs=storage.runs,
+            access_log=storage.access_log,
+            limiter=LookupLimiter(settings.lookups_per_hour),
         )
         scheduler = _start_scheduler(settings, storage)
         yield

@@ -52,6 +52,7 @@ class Settings:
     jwks: str = ""
     jwt_issuer: str = "annuaire-dev"
     jwt_audience: str = "directory-svc"
+    lookups_per_hour: int = 300
 
     def require_tokens(self) -> None:
         """Raise unless bearer tokens can be verified (needed to serve)."""
@@ -130,6 +131,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         mongodb_uri=uri,
         jwks=jwks,
+        lookups_per_hour=int(_number(env_vars, "DIRECTORY_LOOKUPS_PER_HOUR", 300, 1, 1_000_000)),
         jwt_issuer=env_vars.get("DIRECTORY_JWT_ISSUER", "").strip() or "annuaire-dev",
         jwt_audience=env_vars.get("DIRECTORY_JWT_AUDIENCE", "").strip() or "directory-svc",
         scheduler=scheduler_raw == "on",

@@ -9,6 +9,8 @@ from aiohttp import web
 from directory_svc.config import Settings
 from directory_svc.domain.access import Principal
 from directory_svc.observability import Metrics
+from directory_svc.services.support import LookupLimiter
+from directory_svc.storage.access_log import AccessLog
 from directory_svc.storage.feeds import ExportRuns, PublisherRepository
 from directory_svc.storage.listings import ListingRepository
 
@@ -28,6 +30,8 @@ class Resources:
     listings: ListingRepository
     publishers: PublisherRepository
     runs: ExportRuns
+    access_log: AccessLog
+    limiter: LookupLimiter
 
 
 @dataclass(slots=True)

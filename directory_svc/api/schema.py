@@ -8,13 +8,14 @@ from typing import Any
 
 import strawberry
 from pymongo.errors import PyMongoError
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.types import ExecutionContext
 
 from directory_svc.api.context import OPERATION, Context
 from directory_svc.api.errors import PublicErrors, log_errors
 from directory_svc.api.publishers import PublisherMutations
 from directory_svc.api.queries import Query
+from directory_svc.api.support import OneLookupPerRequest
 from graphql import GraphQLError
 
 
@@ -52,6 +53,13 @@ class DirectorySchema(strawberry.Schema):
                     context.resources.metrics.db_errors.labels(kind).inc()
 
 
+class ServiceRules(AddValidationRules):
+    """Our extra validation rules, the same list for every request (keeps caches effective)."""
+
+    def __init__(self) -> None:
+        super().__init__([OneLookupPerRequest])
+
+
 @strawberry.type
 class Mutation(PublisherMutations):
     """Every mutation of the service."""
@@ -60,5 +68,11 @@ class Mutation(PublisherMutations):
 def build_schema() -> DirectorySchema:
     """The service's schema with its extensions."""
     return DirectorySchema(
-        query=Query, mutation=Mutation, extensions=[OperationMetrics, PublicErrors]
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            OperationMetrics,
+            ServiceRules,
+            PublicErrors,
+        ],
     )

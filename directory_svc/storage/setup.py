@@ -8,6 +8,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 
 from directory_svc.config import Settings
+from directory_svc.storage.access_log import AccessLog
 from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.client import create_client, ping
 from directory_svc.storage.crypto import Cipher
@@ -36,6 +37,7 @@ class Storage:
     runs: ExportRuns
     slots: ExportSlots
     downloads: DownloadLog
+    access_log: AccessLog
 
     async def close(self) -> None:
         """Close the database client."""
@@ -53,11 +55,13 @@ async def open_storage(settings: Settings, *, indexes: bool = True) -> Storage:
         accounts = AccountRepository(db)
         ledger = FeedLedger(db)
         slots = ExportSlots(db)
+        access_log = AccessLog(db)
         if indexes:
             await listings.ensure_indexes()
             await accounts.ensure_indexes()
             await ledger.ensure_indexes()
             await slots.ensure_indexes()
+            await access_log.ensure_indexes()
     except BaseException:
         await client.close()
         raise
@@ -71,4 +75,5 @@ async def open_storage(settings: Settings, *, indexes: bool = True) -> Storage:
         runs=ExportRuns(db),
         slots=slots,
         downloads=DownloadLog(db),
+        access_log=access_log,
     )

@@ -1,0 +1,101 @@
+"""Support look-ups: every read of a person's data is logged with its purpose.
+
+Look-up by number is the enumeration risk (walking numbers rebuilds a reverse directory):
+it is rate-limited per agent, and an agent over the limit is refused and flagged in the
+access log.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from datetime import UTC, datetime
+
+from directory_svc.domain.access import Principal
+from directory_svc.domain.errors import DomainError, ValidationError
+from directory_svc.domain.listings import Listing
+from directory_svc.domain.text import check_text
+from directory_svc.services.listings import find_by_number
+from directory_svc.storage.access_log import AccessLog, AccessRecord
+from directory_svc.storage.listings import ListingRepository
+
+
+class RateLimited(DomainError):
+    """Too many look-ups; ``retry_after_s`` says when to try again."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"too many look-ups; retry in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class LookupLimiter:
+    """A sliding one-hour window of look-ups per agent (per process)."""
+
+    def __init__(self, per_hour: int) -> None:
+        self.per_hour = per_hour
+        self._calls: defaultdict[str, deque[float]] = defaultdict(deque)
+
+    def check(self, agent: str, now: float | None = None) -> None:
+        """Count one look-up, or raise ``RateLimited``."""
+        now = time.monotonic() if now is None else now
+        calls = self._calls[agent]
+        while calls and now - calls[0] >= 3600:
+            calls.popleft()
+        if len(calls) >= self.per_hour:
+            raise RateLimited(int(3600 - (now - calls[0])) + 1)
+        calls.append(now)
+
+
+def _purpose(purpose: str) -> str:
+    return check_text("purpose", purpose, 200, required=True)
+
+
+def _records(
+    who: Principal, operation: str, purpose: str, found: list[Listing]
+) -> list[AccessRecord]:
+    at = datetime.now(UTC)
+    return [
+        AccessRecord(at, who.subject, who.role.value, operation, purpose, item.id, item.account_id)
+        for item in found
+    ] or [AccessRecord(at, who.subject, who.role.value, operation, purpose)]
+
+
+async def lookup_by_number(
+    repo: ListingRepository,
+    log: AccessLog,
+    limiter: LookupLimiter,
+    who: Principal,
+    number: str,
+    purpose: str,
+) -> list[Listing]:
+    """Listings showing ``number`` (any French writing); logged, rate-limited per agent."""
+    reason = _purpose(purpose)
+    try:
+        limiter.check(who.subject)
+    except RateLimited:
+        at = datetime.now(UTC)
+        await log.record([AccessRecord(at, who.subject, who.role.value, "lookupByNumber",
+                                       reason, flagged=True)])  # fmt: skip
+        raise
+    found = await find_by_number(repo, number)
+    await log.record(_records(who, "lookupByNumber", reason, found))
+    return found
+
+
+async def search_listings(
+    repo: ListingRepository,
+    log: AccessLog,
+    who: Principal,
+    surname: str,
+    insee_code: str | None,
+    postcode: str | None,
+    purpose: str,
+) -> list[Listing]:
+    """Listings with this surname (case, accents, hyphens ignored) in a commune or postcode."""
+    reason = _purpose(purpose)
+    check_text("surname", surname, 130, required=True)
+    if (insee_code is None) == (postcode is None):
+        raise ValidationError("commune", "one_of", "give either a commune or a postcode")
+    found = await repo.find_by_surname(surname, insee_code=insee_code, postcode=postcode)
+    await log.record(_records(who, "searchListings", reason, found))
+    return found

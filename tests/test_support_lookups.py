@@ -1,0 +1,96 @@
+"""Support look-ups: every writing of a number, accent-blind search, access log, limits."""
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from directory_svc.app import create_app
+from directory_svc.config import Settings
+from directory_svc.domain.access import Role
+from directory_svc.domain.numbers import parse_french_number
+from directory_svc.services.seed import demo_listings, seed_listings
+from directory_svc.storage.setup import Storage
+from tests.conftest import token
+
+DOC = (Path(__file__).parent.parent / "graphql" / "operations" / "support.graphql").read_text()
+
+
+async def _op(api: TestClient, name: str, variables: dict[str, Any], bearer: str) -> Any:
+    resp = await api.post(
+        "/graphql",
+        json={"query": DOC, "operationName": name, "variables": variables},
+        headers={"Authorization": f"Bearer {bearer}"},
+    )
+    return await resp.json()
+
+
+async def test_every_writing_finds_the_listing_and_each_read_is_logged(
+    api: TestClient, storage: Storage, settings: Settings
+) -> None:
+    await seed_listings(storage.listings, 40, seed=9)
+    target = list(demo_listings(40, seed=9))[5]
+    e164 = target.numbers[0].e164
+    national = parse_french_number(e164).national
+    agent = token(settings, Role.SUPPORT, subject="agent-42")
+    writings = [national.replace(" ", ""), national, "+33 " + national[1:], "0033" + e164[3:], e164]
+    for writing in writings:
+        body = await _op(api, "LookupByNumber", {"number": writing, "purpose": "call 123"}, agent)
+        found = body["data"]["lookupByNumber"]
+        assert [item["id"] for item in found["listings"]] == [target.id]
+    none = await _op(api, "LookupByNumber", {"number": "01 99 99 99 99", "purpose": "x"}, agent)
+    assert none["data"]["lookupByNumber"] == {"__typename": "ListingsFound", "listings": []}
+    bad = await _op(api, "LookupByNumber", {"number": "12", "purpose": "x"}, agent)
+    assert bad["data"]["lookupByNumber"]["field"] == "number"
+    log = await storage.access_log.query(agent="agent-42")
+    assert len(log) == len(writings) + 1  # exactly one record per read; the bad one read nothing
+    assert {r.listing_id for r in log} == {target.id, None}
+    assert all(r.purpose in ("call 123", "x") for r in log)
+
+
+async def test_search_ignores_case_accents_and_hyphens(
+    api: TestClient, storage: Storage, settings: Settings
+) -> None:
+    await seed_listings(storage.listings, 60, seed=9)
+    target = list(demo_listings(60, seed=9))[2]
+    shouted = target.surname.upper().replace("-", " ")
+    body = await _op(
+        api, "SearchListings",
+        {"surname": shouted, "commune": target.address.insee_code, "purpose": "mail"},
+        token(settings),
+    )  # fmt: skip
+    assert target.id in [item["id"] for item in body["data"]["searchListings"]["listings"]]
+    both = await _op(api, "SearchListings", {"surname": "x", "purpose": "p"}, token(settings))
+    assert both["data"]["searchListings"]["rule"] == "one_of"
+
+
+async def test_lookups_are_limited_per_agent_and_never_batched(
+    aiohttp_client: Any, storage: Storage, settings: Settings
+) -> None:
+    api = await aiohttp_client(create_app(replace(settings, lookups_per_hour=3)))
+    agent = token(settings, Role.SUPPORT, subject="agent-fast")
+    variables = {"number": "0612345678", "purpose": "p"}
+    for _ in range(3):
+        assert (await _op(api, "LookupByNumber", variables, agent))["data"]["lookupByNumber"][
+            "__typename"
+        ] == "ListingsFound"
+    limited = (await _op(api, "LookupByNumber", variables, agent))["data"]["lookupByNumber"]
+    assert limited["__typename"] == "RateLimitedProblem"
+    assert limited["retryAfterSeconds"] > 0
+    flagged = [r for r in await storage.access_log.query(agent="agent-fast") if r.flagged]
+    assert len(flagged) == 1
+    other = token(settings, Role.SUPPORT, subject="agent-calm")
+    assert (await _op(api, "LookupByNumber", variables, other))["data"]["lookupByNumber"]
+    aliased = (
+        'query { a: lookupByNumber(number: "0612345678", purpose: "p") { __typename } '
+        'b: lookupByNumber(number: "0612345679", purpose: "p") { __typename } }'
+    )
+    resp = await api.post("/graphql", json={"query": aliased},
+                          headers={"Authorization": f"Bearer {other}"})  # fmt: skip
+    body = await resp.json()
+    assert body["errors"][0]["message"] == "lookupByNumber may be asked once per request"
+    assert body.get("data") is None
+    customer = token(settings, Role.CUSTOMER, account_id="a")
+    denied = await _op(api, "LookupByNumber", variables, customer)
+    assert denied["errors"][0]["message"] == "Not allowed."
