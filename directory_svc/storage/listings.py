@@ -288,7 +288,9 @@ class ListingRepository:
             old = [] if history is None else history["history"]
             state["history"] = [*self.reencrypt_entries(new.id, old), new_entry]
             update = {"$set": state}
-        result = await self._col.update_one({"_id": new.id, "v": expected_version}, update)
+        # The claim makes this writer the only one for this version; filtering on `_id` alone
+        # keeps the update cheap on FerretDB, which pushes down nothing but `_id` equality.
+        result = await self._col.update_one({"_id": new.id}, update)
         if result.matched_count == 0:
             latest = await self.get(new.id)
             if latest is None:
@@ -337,7 +339,11 @@ class ListingRepository:
 
     async def replace_raw(self, doc: Document, expected_version: int) -> bool:
         """Write back a maintained document if nobody changed it meanwhile."""
-        result = await self._col.replace_one({"_id": doc["_id"], "v": expected_version}, doc)
+        # Callers hold the version claim (see ``claim``); `_id` alone keeps this cheap on FerretDB.
+        current = await self._col.find_one({"_id": doc["_id"]}, {"v": 1})
+        if current is None or current["v"] != expected_version:
+            return False
+        result = await self._col.replace_one({"_id": doc["_id"]}, doc)
         return result.matched_count == 1
 
     def reencrypt_entries(self, listing_id: str, entries: list[Document]) -> list[Document]:
