@@ -143,7 +143,8 @@ def _mint(args: argparse.Namespace) -> int:
     from directory_svc.api.auth import mint_dev_token
 
     try:
-        settings = load_settings()
+        # Minting needs no database: only the environment, keys and token settings.
+        settings = load_settings({"MONGODB_URI": "mongodb://unused/", **os.environ})
     except ConfigError as exc:
         return _fail(f"configuration error: {exc}")
     if not settings.is_dev or settings.keys_dir is None:

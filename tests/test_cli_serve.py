@@ -90,3 +90,17 @@ def test_serve_without_token_keys_is_one_line(keys_dir: Path) -> None:
         "directory-svc: configuration error: DIRECTORY_JWKS: not set "
         "(file or URL of the token signing keys)"
     )
+
+
+def test_token_mint_needs_no_database_and_only_works_in_dev(keys_dir: Path) -> None:
+    done, _ = run_cli({"DIRECTORY_ENV": "dev"}, "token", "mint", "--role", "support",
+                      keys_dir=keys_dir)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count(".") == 2  # a JWT
+    done, _ = run_cli({"DIRECTORY_ENV": "prod"}, "token", "mint", "--role", "admin",
+                      keys_dir=keys_dir)  # fmt: skip
+    assert done.returncode == 2
+    assert "development only" in done.stderr
+    done, _ = run_cli({"DIRECTORY_ENV": "dev"}, "token", "mint", "--role", "customer",
+                      keys_dir=keys_dir)  # fmt: skip
+    assert "needs --account" in done.stderr
