@@ -32,3 +32,15 @@ class IsAdmin(_RoleIn):
     """Admins only (publisher registry, access log)."""
 
     roles = frozenset({Role.ADMIN})
+
+
+class IsSubscriberOrStaff(_RoleIn):
+    """Subscribers (for their own account, checked by the service) and staff."""
+
+    roles = frozenset({Role.CUSTOMER, Role.SUPPORT, Role.ADMIN})
+
+
+class IsSubscriber(_RoleIn):
+    """Subscribers only."""
+
+    roles = frozenset({Role.CUSTOMER})

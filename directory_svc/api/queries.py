@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from directory_svc.api.access import AccessQueries
 from directory_svc.api.context import Context
 from directory_svc.api.permissions import IsStaff
 from directory_svc.api.publishers import PublisherQueries
@@ -14,7 +15,7 @@ from directory_svc.services import listings as listing_service
 
 
 @strawberry.type
-class Query(PublisherQueries, SupportQueries):
+class Query(PublisherQueries, SupportQueries, AccessQueries):
     @strawberry.field(
         description="One listing by its id; an error `listing not found` if there is none.",
         permission_classes=[IsStaff],

@@ -11,6 +11,7 @@ from pymongo.errors import PyMongoError
 from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.types import ExecutionContext
 
+from directory_svc.api.changes import ChangeMutations
 from directory_svc.api.context import OPERATION, Context
 from directory_svc.api.errors import PublicErrors, log_errors
 from directory_svc.api.publishers import PublisherMutations
@@ -61,7 +62,7 @@ class ServiceRules(AddValidationRules):
 
 
 @strawberry.type
-class Mutation(PublisherMutations):
+class Mutation(PublisherMutations, ChangeMutations):
     """Every mutation of the service."""
 
 

@@ -1,0 +1,94 @@
+"""GraphQL mutation to change R10 choices: the same service for subscribers and support."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from directory_svc.api.context import Context
+from directory_svc.api.permissions import IsSubscriberOrStaff
+from directory_svc.api.problems import NotFoundProblem, ValidationProblem
+from directory_svc.api.types import ListingType
+from directory_svc.domain.choices import Channel
+from directory_svc.domain.errors import NotFound, ValidationError, VersionConflict
+from directory_svc.domain.listings import Listing
+from directory_svc.services import choices as service
+
+NOTICE_VERSION = "notice-2026-01"
+
+
+@strawberry.enum(description="How a support agent received the subscriber's request.")
+class StaffChannel(Enum):
+    PHONE = Channel.PHONE.value
+    MAIL = Channel.MAIL.value
+    SHOP = Channel.SHOP.value
+
+
+@strawberry.input(description="The choices wanted for one listing, at the version read.")
+class ChoicesInput:
+    listing_id: str
+    expected_version: int
+    change_id: str = strawberry.field(description="Unique per change; a retry reuses it.")
+    listed: bool
+    initial_only: bool
+    no_gender: bool
+    no_street: bool
+    no_reverse_lookup: bool
+    no_marketing: bool
+    reason: str | None = strawberry.field(default=None, description="Required for support.")
+    channel: StaffChannel | None = strawberry.field(default=None, description="Support only.")
+
+
+@strawberry.type(description="The change was applied (or had been, for a retry).")
+class ChangeApplied:
+    listing: ListingType
+
+
+@strawberry.type(description="Someone changed the listing since it was read; nothing stored.")
+class VersionConflictProblem:
+    message: str
+    current: ListingType
+
+
+ChangeResult = Annotated[
+    ChangeApplied | ValidationProblem | VersionConflictProblem | NotFoundProblem,
+    strawberry.union("ChangeResult", description="Applied, or why not."),
+]
+
+
+@strawberry.type
+class ChangeMutations:
+    @strawberry.mutation(
+        description="Change a listing's R10 choices: subscribers for their own lines, support "
+        "on a subscriber's behalf (reason and channel required).",
+        permission_classes=[IsSubscriberOrStaff],
+    )
+    async def change_choices(self, info: Info[Context, None], input: ChoicesInput) -> ChangeResult:
+        who = info.context.principal
+        assert who is not None
+        values = service.ChoiceValues(
+            input.listed, input.initial_only, input.no_gender, input.no_street,
+            input.no_reverse_lookup, input.no_marketing,
+        )  # fmt: skip
+        channel = Channel(input.channel.value) if input.channel else None
+        try:
+            saved = await service.change_choices(
+                info.context.resources.listings, who, input.listing_id, input.expected_version,
+                values, input.change_id, datetime.now(UTC), NOTICE_VERSION, input.reason, channel,
+            )  # fmt: skip
+        except ValidationError as exc:
+            return ValidationProblem.from_error(exc)
+        except NotFound as exc:
+            return NotFoundProblem.from_error(exc)
+        except VersionConflict as exc:
+            current = exc.current
+            if not isinstance(current, Listing):
+                raise
+            return VersionConflictProblem(
+                message=str(exc), current=ListingType.from_domain(current)
+            )
+        return ChangeApplied(listing=ListingType.from_domain(saved))

@@ -1,0 +1,108 @@
+"""Changing a listing's R10 choices: one function for the subscriber and for support.
+
+A subscriber changes only the listings of their own account; a support agent acts on a
+subscriber's behalf and must give a reason and the channel the request came through.
+Either way the change goes through ``change_listing`` (validation, version check, history).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from directory_svc.domain.access import Principal, Role
+from directory_svc.domain.choices import Actor, Channel, Consent, Provenance
+from directory_svc.domain.errors import NotFound, ValidationError
+from directory_svc.domain.history import Change
+from directory_svc.domain.listings import Listing
+from directory_svc.domain.numbers import LineType
+from directory_svc.domain.text import check_text
+from directory_svc.services.listings import change_listing, get_listing
+from directory_svc.storage.listings import ListingRepository
+
+STAFF_CHANNELS = (Channel.PHONE, Channel.MAIL, Channel.SHOP)
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceValues:
+    """The six choices as the caller wants them."""
+
+    listed: bool
+    initial_only: bool
+    no_gender: bool
+    no_street: bool
+    no_reverse_lookup: bool
+    no_marketing: bool
+
+
+async def owned_listing(repo: ListingRepository, who: Principal, listing_id: str) -> Listing:
+    """The listing if the caller may act on it; a customer sees ``NotFound`` for others'."""
+    listing = await get_listing(repo, listing_id)
+    if who.role is Role.CUSTOMER and listing.account_id != who.account_id:
+        raise NotFound("listing")
+    if who.role not in (Role.CUSTOMER, Role.SUPPORT, Role.ADMIN):
+        raise NotFound("listing")
+    return listing
+
+
+def _change(
+    who: Principal,
+    change_id: str,
+    at: datetime,
+    notice_version: str,
+    reason: str | None,
+    channel: Channel | None,
+) -> Change:
+    check_text("change_id", change_id, 64, required=True)
+    if who.role is Role.CUSTOMER:
+        provenance = Provenance(Actor.SUBSCRIBER, Channel.WEB, at, notice_version)
+        return Change(change_id, provenance, reason=None)
+    if not reason or not reason.strip():
+        raise ValidationError(
+            "reason", "required", "a reason is required when acting for a subscriber"
+        )
+    if channel not in STAFF_CHANNELS:
+        raise ValidationError(
+            "channel", "required", "say how the request came: phone, mail or shop"
+        )
+    text = check_text("reason", reason, 300, required=True)
+    provenance = Provenance(Actor.SUPPORT, channel, at, notice_version, agent_id=who.subject)
+    return Change(change_id, provenance, reason=text)
+
+
+async def change_choices(
+    repo: ListingRepository,
+    who: Principal,
+    listing_id: str,
+    expected_version: int,
+    values: ChoiceValues,
+    change_id: str,
+    at: datetime,
+    notice_version: str,
+    reason: str | None = None,
+    channel: Channel | None = None,
+) -> Listing:
+    """Apply the choices (see the module docstring); typed errors on every refusal."""
+    change = _change(who, change_id, at, notice_version, reason, channel)
+    await owned_listing(repo, who, listing_id)
+
+    def edit(item: Listing) -> Listing:
+        consent = item.choices.mobile_consent
+        if values.listed and item.line_type is LineType.MOBILE and consent is None:
+            # Asking to be listed is the recorded prior consent a mobile listing needs (L34).
+            consent = Consent(at, change.provenance.channel, change_id)
+        return replace(
+            item,
+            choices=replace(
+                item.choices,
+                listed=values.listed,
+                initial_only=values.initial_only,
+                no_gender=values.no_gender,
+                no_street=values.no_street,
+                no_reverse_lookup=values.no_reverse_lookup,
+                no_marketing=values.no_marketing,
+                mobile_consent=consent,
+            ),
+        )
+
+    return await change_listing(repo, listing_id, expected_version, edit, change)
