@@ -147,6 +147,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             listings=storage.listings,
             publishers=storage.publishers,
             runs=storage.runs,
+            ledger=storage.ledger,
             access_log=storage.access_log,
             limiter=LookupLimiter(settings.lookups_per_hour),
         )

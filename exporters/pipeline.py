@@ -24,7 +24,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from directory_svc.domain.listings import Listing
 from directory_svc.domain.projection import HomonymIndex, Projection, exclusion, project
 from directory_svc.domain.publishers import Publisher
-from directory_svc.domain.text import normalise_name
 from directory_svc.storage.feeds import ExportRuns, FeedLedger, SentEntry
 from directory_svc.storage.listings import ListingRepository, now_ms
 from exporters.formats import FeedWriter, columns, record_values
@@ -61,19 +60,6 @@ class ExportContext:
 def _digest(listings: ListingRepository, values: dict[str, Any]) -> str:
     text = json.dumps(values, sort_keys=True, ensure_ascii=False, default=str)
     return listings.codec.cipher.blind_index("feed", text)
-
-
-def _homonym_keys(listings: ListingRepository, listing: Listing) -> tuple[str, str]:
-    cipher = listings.codec.cipher
-    a, sn, first = (
-        listing.address,
-        normalise_name(listing.surname),
-        normalise_name(listing.first_name),
-    )
-    return (
-        cipher.blind_index("hi", f"{a.insee_code}|{sn}|{first[:1]}"),
-        cipher.blind_index("hn", f"{a.insee_code}|{sn}|{first}"),
-    )
 
 
 async def _homonyms(
@@ -204,7 +190,7 @@ async def _full(
                 values = record_values(projection.record, publisher.number_format)
                 writer.upsert(values)
                 result.counts["upsert"] += 1
-                hi, hn = _homonym_keys(ctx.listings, listing)
+                hi, hn = ctx.listings.codec.homonym_keys(listing)
                 stage.write(json.dumps([listing.id, _digest(ctx.listings, values), hi, hn]) + "\n")
             if progress:
                 progress(len(batch))
@@ -214,7 +200,7 @@ async def _full(
         with staging.open(encoding="utf-8") as stage:
             for line in stage:
                 entry, digest, hi, hn = json.loads(line)
-                sent.append(SentEntry(entry, digest, hi, hn))
+                sent.append(SentEntry(entry, digest, hi, hn, result.seq))
         await ctx.ledger.replace_all(publisher.id, sent)
         staging.unlink()
 
@@ -232,7 +218,7 @@ async def _delta(
     # Few queries on purpose: on FerretDB (SQLite) every non-_id query scans the collection.
     changed = {item.id: item for item in await ctx.listings.changed_since(since)}
     before = await ctx.ledger.get(publisher.id, list(changed))
-    current = [_homonym_keys(ctx.listings, item) for item in changed.values()]
+    current = [ctx.listings.codec.homonym_keys(item) for item in changed.values()]
     initial_keys = sorted({hi for hi, _ in current} | {s.initial_key for s in before.values()})
     name_keys = sorted({hn for _, hn in current} | {s.name_key for s in before.values()})
     homonyms, members = await _homonyms(ctx.listings, publisher, initial_keys, name_keys)
@@ -253,11 +239,11 @@ async def _delta(
             continue
         values = record_values(projection.record, publisher.number_format)
         digest = _digest(ctx.listings, values)
-        hi, hn = _homonym_keys(ctx.listings, listing)
+        hi, hn = ctx.listings.codec.homonym_keys(listing)
         if previous is None or previous.digest != digest:
             writer.upsert(values)
             result.counts["upsert"] += 1
-            sent.append(SentEntry(listing.id, digest, hi, hn))
+            sent.append(SentEntry(listing.id, digest, hi, hn, result.seq))
     if progress:
         progress(len(candidates))
 

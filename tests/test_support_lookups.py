@@ -94,3 +94,42 @@ async def test_lookups_are_limited_per_agent_and_never_batched(
     customer = token(settings, Role.CUSTOMER, account_id="a")
     denied = await _op(api, "LookupByNumber", variables, customer)
     assert denied["errors"][0]["message"] == "Not allowed."
+
+
+async def test_explain_shows_each_publishers_projection_history_and_last_feed(
+    api: TestClient, storage: Storage, settings: Settings, keys_dir: Path, tmp_path: Path
+) -> None:
+    from directory_svc.domain.publishers import (
+        GeoScope,
+        Publisher,
+        PublisherKind,
+        PublisherProfile,
+    )
+    from directory_svc.services.publishers import add_publisher, export_now
+
+    await seed_listings(storage.listings, 40, seed=9)
+    target = next(i for i in demo_listings(40, seed=9) if i.choices.listed)
+    elsewhere = "2A" if not target.address.insee_code.startswith("2A") else "75"
+    for profile in (
+        PublisherProfile("everywhere", PublisherKind.DIRECTORY),
+        PublisherProfile("corsica", PublisherKind.ENQUIRY,
+                         scope=GeoScope(departements=frozenset({elsewhere}))),
+    ):  # fmt: skip
+        await add_publisher(storage.publishers, Publisher(profile, profile.id))
+    await export_now(storage, keys_dir, "everywhere", tmp_path / "feeds", full=True)
+
+    agent = token(settings, Role.SUPPORT, subject="agent-x")
+    body = await _op(api, "ExplainListing", {"id": target.id, "purpose": "why listed?"}, agent)
+    explained = body["data"]["explainListing"]
+    assert explained["listing"]["id"] == target.id
+    assert [h["seq"] for h in explained["history"]] == [1]
+    views = {v["publisherId"]: v for v in explained["publishers"]}
+    assert views["everywhere"]["included"] is True
+    assert views["everywhere"]["lastSentSequence"] == 1
+    assert views["corsica"]["included"] is False
+    assert views["corsica"]["reasons"] == [
+        {"code": "out_of_scope", "choice": None, "applied": True}
+    ]
+    assert views["corsica"]["lastSentSequence"] is None
+    log = await storage.access_log.query(agent="agent-x")
+    assert [(r.operation, r.listing_id) for r in log] == [("explainListing", target.id)]

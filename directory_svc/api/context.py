@@ -11,7 +11,7 @@ from directory_svc.domain.access import Principal
 from directory_svc.observability import Metrics
 from directory_svc.services.support import LookupLimiter
 from directory_svc.storage.access_log import AccessLog
-from directory_svc.storage.feeds import ExportRuns, PublisherRepository
+from directory_svc.storage.feeds import ExportRuns, FeedLedger, PublisherRepository
 from directory_svc.storage.listings import ListingRepository
 
 PRINCIPAL = web.RequestKey("principal", Principal)
@@ -30,6 +30,7 @@ class Resources:
     listings: ListingRepository
     publishers: PublisherRepository
     runs: ExportRuns
+    ledger: FeedLedger
     access_log: AccessLog
     limiter: LookupLimiter
 

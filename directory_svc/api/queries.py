@@ -9,13 +9,13 @@ from directory_svc.api.access import AccessQueries
 from directory_svc.api.context import Context
 from directory_svc.api.permissions import IsStaff
 from directory_svc.api.publishers import PublisherQueries
-from directory_svc.api.support import SupportQueries
+from directory_svc.api.support import ExplainQueries, SupportQueries
 from directory_svc.api.types import ListingConnection, ListingType, decode_cursor
 from directory_svc.services import listings as listing_service
 
 
 @strawberry.type
-class Query(PublisherQueries, SupportQueries, AccessQueries):
+class Query(PublisherQueries, SupportQueries, ExplainQueries, AccessQueries):
     @strawberry.field(
         description="One listing by its id; an error `listing not found` if there is none.",
         permission_classes=[IsStaff],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -94,3 +95,79 @@ class OneLookupPerRequest(ValidationRule):
                 self.report_error(
                     GraphQLError("lookupByNumber may be asked once per request", node)
                 )
+
+
+@strawberry.type(description="One decision of the projection.")
+class ProjectionReason:
+    code: str = strawberry.field(description="unlisted, out_of_scope, homonym, masked, flagged…")
+    choice: str | None = strawberry.field(description="The R10 choice concerned, if any.")
+    applied: bool = strawberry.field(description="Whether the choice was applied.")
+
+
+@strawberry.type(description="What one publisher receives of the listing.")
+class PublisherProjection:
+    publisher_id: str
+    publisher_kind: str
+    included: bool = strawberry.field(description="Whether the entry is in its list now.")
+    reasons: list[ProjectionReason]
+    last_sent_sequence: int | None = strawberry.field(
+        description="The feed sequence that last sent this entry (none: never, or deleted)."
+    )
+
+
+@strawberry.type(description="One change in the listing's history.")
+class HistoryItem:
+    seq: int
+    at: datetime
+    actor: str
+    channel: str
+    notice_version: str
+    agent: str | None
+    reason: str | None
+    changed: list[str] = strawberry.field(description="Names of the values that changed.")
+
+
+@strawberry.type(description="Why the listing appears where it does.")
+class Explanation:
+    listing: ListingType
+    history: list[HistoryItem]
+    publishers: list[PublisherProjection]
+
+
+@strawberry.type
+class ExplainQueries:
+    @strawberry.field(
+        description="A listing, its full history, and each publisher's projection with the "
+        "reasons; logged.",
+        permission_classes=[IsStaff],
+    )
+    async def explain_listing(
+        self, info: Info[Context, None], id: str, purpose: str
+    ) -> Explanation:
+        res, who = info.context.resources, info.context.principal
+        if who is None:
+            raise PermissionError("Not allowed.")
+        found = await service.explain_listing(
+            res.listings, res.publishers, res.ledger, res.access_log, who, id, purpose
+        )
+        return Explanation(
+            listing=ListingType.from_domain(found.listing),
+            history=[
+                HistoryItem(
+                    seq=e.seq, at=e.at, actor=e.provenance.actor.value,
+                    channel=e.provenance.channel.value, notice_version=e.provenance.notice_version,
+                    agent=e.provenance.agent_id, reason=e.reason, changed=sorted(e.after),
+                )
+                for e in found.history
+            ],
+            publishers=[
+                PublisherProjection(
+                    publisher_id=v.publisher.id, publisher_kind=v.publisher.profile.kind.value,
+                    included=v.projection.record is not None,
+                    reasons=[ProjectionReason(code=r.code.value, choice=r.choice, applied=r.applied)
+                             for r in v.projection.reasons],
+                    last_sent_sequence=v.last_sent_sequence,
+                )
+                for v in found.publishers
+            ],
+        )  # fmt: skip

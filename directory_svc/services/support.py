@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from directory_svc.domain.access import Principal
 from directory_svc.domain.errors import DomainError, ValidationError
+from directory_svc.domain.history import HistoryEntry
 from directory_svc.domain.listings import Listing
+from directory_svc.domain.projection import HomonymIndex, Projection, exclusion, project
+from directory_svc.domain.publishers import Publisher
 from directory_svc.domain.text import check_text
-from directory_svc.services.listings import find_by_number
+from directory_svc.services.listings import find_by_number, get_listing
 from directory_svc.storage.access_log import AccessLog, AccessRecord
+from directory_svc.storage.feeds import FeedLedger, PublisherRepository
 from directory_svc.storage.listings import ListingRepository
 
 
@@ -99,3 +104,51 @@ async def search_listings(
     found = await repo.find_by_surname(surname, insee_code=insee_code, postcode=postcode)
     await log.record(_records(who, "searchListings", reason, found))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherView:
+    """What one publisher gets of the listing now, and what it was last sent."""
+
+    publisher: Publisher
+    projection: Projection
+    last_sent_sequence: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a listing appears (or not) where it does."""
+
+    listing: Listing
+    history: list[HistoryEntry]
+    publishers: list[PublisherView]
+
+
+async def explain_listing(
+    listings: ListingRepository,
+    publishers: PublisherRepository,
+    ledger: FeedLedger,
+    log: AccessLog,
+    who: Principal,
+    listing_id: str,
+    purpose: str,
+) -> Explanation:
+    """The listing, its full history, and each registered publisher's projection with the
+    reasons (computed by the domain projection, as exports do); logged as an access."""
+    reason = _purpose(purpose)
+    listing = await get_listing(listings, listing_id)
+    await log.record(_records(who, "explainListing", reason, [listing]))
+    initial_key, name_key = listings.codec.homonym_keys(listing)
+    group = await listings.in_homonym_groups([initial_key], [name_key])
+    views = []
+    for publisher in await publishers.all():
+        homonyms = HomonymIndex(m for m in group if exclusion(m, publisher.profile) is None)
+        sent = (await ledger.get(publisher.id, [listing.id])).get(listing.id)
+        views.append(
+            PublisherView(
+                publisher=publisher,
+                projection=project(listing, publisher.profile, homonyms),
+                last_sent_sequence=sent.sequence if sent else None,
+            )
+        )
+    return Explanation(listing, await listings.history(listing.id), views)

@@ -77,6 +77,15 @@ class ListingCodec:
         """Blind index of a normalised surname."""
         return self.cipher.blind_index("sn", normalise_name(surname))
 
+    def homonym_keys(self, listing: Listing) -> tuple[str, str]:
+        """Blind indexes of (commune, surname, initial) and (commune, surname, first name)."""
+        code = listing.address.insee_code
+        sn, first = normalise_name(listing.surname), normalise_name(listing.first_name)
+        return (
+            self.cipher.blind_index("hi", f"{code}|{sn}|{first[:1]}"),
+            self.cipher.blind_index("hn", f"{code}|{sn}|{first}"),
+        )
+
     def state(self, listing: Listing) -> Document:
         """Every stored field of the listing except ``_id`` and its history."""
         a, c = listing.address, listing.choices
@@ -103,8 +112,7 @@ class ListingCodec:
             ],
         }
         blob = self.cipher.encrypt(pii, listing.id, PII)
-        first_key = normalise_name(listing.first_name)
-        sn = normalise_name(listing.surname)
+        initial_key, name_key = self.homonym_keys(listing)
         return {
             "acc": listing.account_id,
             "kind": listing.kind.value,
@@ -128,9 +136,9 @@ class ListingCodec:
             PII: blob,
             "idx": {
                 "num": [self.number_index(n.e164) for n in listing.numbers],
-                "sn": self.cipher.blind_index("sn", sn),
-                "hi": self.cipher.blind_index("hi", f"{a.insee_code}|{sn}|{first_key[:1]}"),
-                "hn": self.cipher.blind_index("hn", f"{a.insee_code}|{sn}|{first_key}"),
+                "sn": self.surname_index(listing.surname),
+                "hi": initial_key,
+                "hn": name_key,
             },
         }
 

@@ -127,6 +127,7 @@ class SentEntry:
     digest: str
     initial_key: str
     name_key: str
+    sequence: int = 0
 
 
 class FeedLedger:
@@ -143,7 +144,10 @@ class FeedLedger:
         """The ledger rows of these entries."""
         ids = [f"{publisher_id}|{e}" for e in entry_ids]
         cursor = self._col.find({"_id": {"$in": ids}})
-        return {d["entry"]: SentEntry(d["entry"], d["h"], d["hi"], d["hn"]) async for d in cursor}
+        return {
+            d["entry"]: SentEntry(d["entry"], d["h"], d["hi"], d["hn"], d.get("seq", 0))
+            async for d in cursor
+        }
 
     async def entry_ids(self, publisher_id: str) -> list[str]:
         """Every entry the publisher currently holds."""
@@ -155,7 +159,7 @@ class FeedLedger:
             ReplaceOne(
                 {"_id": f"{publisher_id}|{s.entry_id}"},
                 {"pub": publisher_id, "entry": s.entry_id, "h": s.digest, "hi": s.initial_key,
-                 "hn": s.name_key},
+                 "hn": s.name_key, "seq": s.sequence},
                 upsert=True,
             )
             for s in sent
@@ -168,7 +172,7 @@ class FeedLedger:
         await self._col.delete_many({"pub": publisher_id})
         docs = [
             {"_id": f"{publisher_id}|{s.entry_id}", "pub": publisher_id, "entry": s.entry_id,
-             "h": s.digest, "hi": s.initial_key, "hn": s.name_key}
+             "h": s.digest, "hi": s.initial_key, "hn": s.name_key, "seq": s.sequence}
             for s in sent
         ]  # fmt: skip
         for start in range(0, len(docs), 1000):
