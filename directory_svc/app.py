@@ -149,6 +149,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             runs=storage.runs,
             ledger=storage.ledger,
             access_log=storage.access_log,
+            data_queries=storage.data_queries,
             limiter=LookupLimiter(settings.lookups_per_hour),
         )
         scheduler = _start_scheduler(settings, storage)

@@ -11,6 +11,7 @@ from directory_svc.domain.access import Principal
 from directory_svc.observability import Metrics
 from directory_svc.services.support import LookupLimiter
 from directory_svc.storage.access_log import AccessLog
+from directory_svc.storage.data_queries import DataQueries
 from directory_svc.storage.feeds import ExportRuns, FeedLedger, PublisherRepository
 from directory_svc.storage.listings import ListingRepository
 
@@ -32,6 +33,7 @@ class Resources:
     runs: ExportRuns
     ledger: FeedLedger
     access_log: AccessLog
+    data_queries: DataQueries
     limiter: LookupLimiter
 
 

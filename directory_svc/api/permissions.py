@@ -44,3 +44,9 @@ class IsSubscriber(_RoleIn):
     """Subscribers only."""
 
     roles = frozenset({Role.CUSTOMER})
+
+
+class IsPublisher(_RoleIn):
+    """Publishers (bound to their own publisher id)."""
+
+    roles = frozenset({Role.PUBLISHER})

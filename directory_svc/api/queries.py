@@ -7,6 +7,7 @@ from strawberry.types import Info
 
 from directory_svc.api.access import AccessQueries
 from directory_svc.api.context import Context
+from directory_svc.api.data_queries import DataQueryQueries
 from directory_svc.api.permissions import IsStaff
 from directory_svc.api.publishers import PublisherQueries
 from directory_svc.api.support import ExplainQueries, SupportQueries
@@ -15,7 +16,7 @@ from directory_svc.services import listings as listing_service
 
 
 @strawberry.type
-class Query(PublisherQueries, SupportQueries, ExplainQueries, AccessQueries):
+class Query(PublisherQueries, SupportQueries, ExplainQueries, AccessQueries, DataQueryQueries):
     @strawberry.field(
         description="One listing by its id; an error `listing not found` if there is none.",
         permission_classes=[IsStaff],

@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 
 from directory_svc.api.changes import ChangeMutations
 from directory_svc.api.context import OPERATION, Context
+from directory_svc.api.data_queries import DataQueryMutations
 from directory_svc.api.errors import PublicErrors, log_errors
 from directory_svc.api.publishers import PublisherMutations
 from directory_svc.api.queries import Query
@@ -62,7 +63,7 @@ class ServiceRules(AddValidationRules):
 
 
 @strawberry.type
-class Mutation(PublisherMutations, ChangeMutations):
+class Mutation(PublisherMutations, ChangeMutations, DataQueryMutations):
     """Every mutation of the service."""
 
 

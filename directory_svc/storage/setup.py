@@ -12,6 +12,7 @@ from directory_svc.storage.access_log import AccessLog
 from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.client import create_client, ping
 from directory_svc.storage.crypto import Cipher
+from directory_svc.storage.data_queries import DataQueries
 from directory_svc.storage.documents import ListingCodec
 from directory_svc.storage.feeds import (
     DownloadLog,
@@ -38,6 +39,7 @@ class Storage:
     slots: ExportSlots
     downloads: DownloadLog
     access_log: AccessLog
+    data_queries: DataQueries
 
     async def close(self) -> None:
         """Close the database client."""
@@ -56,12 +58,14 @@ async def open_storage(settings: Settings, *, indexes: bool = True) -> Storage:
         ledger = FeedLedger(db)
         slots = ExportSlots(db)
         access_log = AccessLog(db)
+        data_queries = DataQueries(db)
         if indexes:
             await listings.ensure_indexes()
             await accounts.ensure_indexes()
             await ledger.ensure_indexes()
             await slots.ensure_indexes()
             await access_log.ensure_indexes()
+            await data_queries.ensure_indexes()
     except BaseException:
         await client.close()
         raise
@@ -76,4 +80,5 @@ async def open_storage(settings: Settings, *, indexes: bool = True) -> Storage:
         slots=slots,
         downloads=DownloadLog(db),
         access_log=access_log,
+        data_queries=data_queries,
     )

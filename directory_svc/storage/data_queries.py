@@ -1,0 +1,76 @@
+"""Publisher data queries: a publisher reports a wrong entry; support resolves it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from directory_svc.storage.documents import Document
+
+
+@dataclass(frozen=True, slots=True)
+class DataQuery:
+    """One report about one entry."""
+
+    id: str
+    publisher_id: str
+    entry_id: str
+    message: str
+    created_at: datetime
+    status: str = "open"
+    resolution: str | None = None
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+
+
+def _query(d: Document) -> DataQuery:
+    return DataQuery(
+        d["_id"], d["pub"], d["entry"], d["message"], d["created_at"], d["status"],
+        d.get("resolution"), d.get("closed_by"), d.get("closed_at"),
+    )  # fmt: skip
+
+
+class DataQueries:
+    """Reports, by publisher and by entry."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._col = db["data_queries"]
+
+    async def ensure_indexes(self) -> None:
+        """Index by entry and by publisher."""
+        await self._col.create_index([("entry", ASCENDING), ("status", ASCENDING)], name="by_entry")
+        await self._col.create_index([("pub", ASCENDING)], name="by_publisher")
+
+    async def open(self, publisher_id: str, entry_id: str, message: str, at: datetime) -> DataQuery:
+        """Record a new report."""
+        doc = {"_id": uuid.uuid4().hex, "pub": publisher_id, "entry": entry_id,
+               "message": message, "created_at": at, "status": "open"}  # fmt: skip
+        await self._col.insert_one(doc)
+        return _query(doc)
+
+    async def get(self, query_id: str) -> DataQuery | None:
+        """One report."""
+        doc = await self._col.find_one({"_id": query_id})
+        return None if doc is None else _query(doc)
+
+    async def for_publisher(self, publisher_id: str) -> list[DataQuery]:
+        """A publisher's reports, newest first."""
+        cursor = self._col.find({"pub": publisher_id}).sort("created_at", -1)
+        return [_query(d) async for d in cursor]
+
+    async def open_for_entry(self, entry_id: str) -> list[DataQuery]:
+        """Open reports about an entry."""
+        return [_query(d) async for d in self._col.find({"entry": entry_id, "status": "open"})]
+
+    async def close(self, query_id: str, resolution: str, agent: str, at: datetime) -> bool:
+        """Close a report with its resolution; False when unknown or already closed."""
+        result = await self._col.update_one(
+            {"_id": query_id, "status": "open"},
+            {"$set": {"status": "closed", "resolution": resolution, "closed_by": agent,
+                      "closed_at": at}},
+        )  # fmt: skip
+        return result.modified_count == 1
