@@ -145,6 +145,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             settings=settings,
             metrics=app[METRICS],
             listings=storage.listings,
+            accounts=storage.accounts,
             publishers=storage.publishers,
             runs=storage.runs,
             ledger=storage.ledger,

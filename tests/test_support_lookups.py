@@ -133,3 +133,33 @@ async def test_explain_shows_each_publishers_projection_history_and_last_feed(
     assert views["corsica"]["lastSentSequence"] is None
     log = await storage.access_log.query(agent="agent-x")
     assert [(r.operation, r.listing_id) for r in log] == [("explainListing", target.id)]
+
+
+async def test_each_support_read_appends_exactly_one_record_per_listing_read(
+    api: TestClient, storage: Storage, settings: Settings
+) -> None:
+    await seed_listings(storage.listings, 30, seed=9, accounts=storage.accounts)
+    target = list(demo_listings(30, seed=9))[4]
+    agent_id = "agent-count"
+    agent = token(settings, Role.SUPPORT, subject=agent_id)
+    cases = [
+        ("LookupByNumber", {"number": target.numbers[0].e164, "purpose": "p"}, "lookupByNumber"),
+        ("SearchListings", {"surname": target.surname, "commune": target.address.insee_code,
+                            "purpose": "p"}, "searchListings"),
+        ("ExplainListing", {"id": target.id, "purpose": "p"}, "explainListing"),
+        ("Account", {"id": target.account_id, "purpose": "p"}, "account"),
+    ]  # fmt: skip
+    for name, variables, operation in cases:
+        before = len(await storage.access_log.query(agent=agent_id))
+        body = await _op(api, name, variables, agent)
+        assert "errors" not in body, body
+        records = await storage.access_log.query(agent=agent_id)
+        new = records[: len(records) - before]
+        listed = {r.listing_id for r in new}
+        assert all(r.operation == operation for r in new)
+        assert target.id in listed
+        assert len(new) == len(listed)  # one record per listing read, no duplicates
+    account = await _op(api, "Account", {"id": target.account_id, "purpose": "p"}, agent)
+    assert account["data"]["account"]["informed"][0]["noticeVersion"] == "notice-2026-01"
+    missing = await _op(api, "Account", {"id": "acc-none", "purpose": "p"}, agent)
+    assert missing["data"]["account"]["__typename"] == "NotFoundProblem"

@@ -11,6 +11,7 @@ from directory_svc.domain.access import Principal
 from directory_svc.observability import Metrics
 from directory_svc.services.support import LookupLimiter
 from directory_svc.storage.access_log import AccessLog
+from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.data_queries import DataQueries
 from directory_svc.storage.feeds import ExportRuns, FeedLedger, PublisherRepository
 from directory_svc.storage.listings import ListingRepository
@@ -29,6 +30,7 @@ class Resources:
     settings: Settings
     metrics: Metrics
     listings: ListingRepository
+    accounts: AccountRepository
     publishers: PublisherRepository
     runs: ExportRuns
     ledger: FeedLedger

@@ -10,13 +10,20 @@ from directory_svc.api.context import Context
 from directory_svc.api.data_queries import DataQueryQueries
 from directory_svc.api.permissions import IsStaff
 from directory_svc.api.publishers import PublisherQueries
-from directory_svc.api.support import ExplainQueries, SupportQueries
+from directory_svc.api.support import AccountQueries, ExplainQueries, SupportQueries
 from directory_svc.api.types import ListingConnection, ListingType, decode_cursor
 from directory_svc.services import listings as listing_service
 
 
 @strawberry.type
-class Query(PublisherQueries, SupportQueries, ExplainQueries, AccessQueries, DataQueryQueries):
+class Query(
+    PublisherQueries,
+    SupportQueries,
+    ExplainQueries,
+    AccountQueries,
+    AccessQueries,
+    DataQueryQueries,
+):
     @strawberry.field(
         description="One listing by its id; an error `listing not found` if there is none.",
         permission_classes=[IsStaff],

@@ -10,9 +10,9 @@ from strawberry.types import Info
 
 from directory_svc.api.context import Context
 from directory_svc.api.permissions import IsStaff
-from directory_svc.api.problems import ValidationProblem
+from directory_svc.api.problems import NotFoundProblem, ValidationProblem
 from directory_svc.api.types import ListingType
-from directory_svc.domain.errors import ValidationError
+from directory_svc.domain.errors import NotFound, ValidationError
 from directory_svc.services import support as service
 from graphql import FieldNode, GraphQLError, ValidationContext, ValidationRule
 
@@ -171,3 +171,52 @@ class ExplainQueries:
                 for v in found.publishers
             ],
         )  # fmt: skip
+
+
+@strawberry.type(description="A subscriber's information-duty record.")
+class InformedRecord:
+    at: datetime
+    channel: str
+    notice_version: str
+
+
+@strawberry.type(name="Account", description="A subscriber account with its listings.")
+class AccountType:
+    id: str
+    kind: str
+    informed: list[InformedRecord] = strawberry.field(
+        description="When and how the subscriber was told about their directory rights."
+    )
+    listings: list[ListingType]
+
+
+AccountResult = Annotated[
+    AccountType | ValidationProblem | NotFoundProblem,
+    strawberry.union("AccountResult", description="The account, or why not."),
+]
+
+
+@strawberry.type
+class AccountQueries:
+    @strawberry.field(description="An account by id; logged.", permission_classes=[IsStaff])
+    async def account(self, info: Info[Context, None], id: str, purpose: str) -> AccountResult:
+        res, who = info.context.resources, info.context.principal
+        if who is None:
+            raise PermissionError("Not allowed.")
+        try:
+            account, listings = await service.account_with_listings(
+                res.accounts, res.listings, res.access_log, who, id, purpose
+            )
+        except ValidationError as exc:
+            return ValidationProblem.from_error(exc)
+        except NotFound as exc:
+            return NotFoundProblem.from_error(exc)
+        return AccountType(
+            id=account.id,
+            kind=account.kind.value,
+            informed=[
+                InformedRecord(at=r.at, channel=r.channel.value, notice_version=r.notice_version)
+                for r in account.informed
+            ],
+            listings=[ListingType.from_domain(i) for i in listings],
+        )

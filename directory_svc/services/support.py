@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from directory_svc.domain.access import Principal
+from directory_svc.domain.accounts import Account
 from directory_svc.domain.errors import DomainError, ValidationError
 from directory_svc.domain.history import HistoryEntry
 from directory_svc.domain.listings import Listing
 from directory_svc.domain.projection import HomonymIndex, Projection, exclusion, project
 from directory_svc.domain.publishers import Publisher
 from directory_svc.domain.text import check_text
+from directory_svc.services.accounts import get_account
 from directory_svc.services.listings import find_by_number, get_listing
 from directory_svc.storage.access_log import AccessLog, AccessRecord
+from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.feeds import FeedLedger, PublisherRepository
 from directory_svc.storage.listings import ListingRepository
 
@@ -152,3 +155,22 @@ async def explain_listing(
             )
         )
     return Explanation(listing, await listings.history(listing.id), views)
+
+
+async def account_with_listings(
+    accounts: AccountRepository,
+    listings: ListingRepository,
+    log: AccessLog,
+    who: Principal,
+    account_id: str,
+    purpose: str,
+) -> tuple[Account, list[Listing]]:
+    """An account, its information records and its listings; one access record per listing."""
+    reason = _purpose(purpose)
+    account = await get_account(accounts, account_id)
+    found = await listings.for_account(account_id)
+    records = _records(who, "account", reason, found)
+    if not found:
+        records = [replace(records[0], account_id=account_id)]
+    await log.record(records)
+    return account, found
