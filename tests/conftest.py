@@ -109,3 +109,23 @@ async def gql(
     assert resp.status == 200, await resp.text()
     body: dict[str, Any] = await resp.json()
     return body
+
+
+OPERATIONS = Path(__file__).resolve().parent.parent / "graphql" / "operations"
+
+
+def operations(*names: str) -> str:
+    """The documents of ``graphql/operations/<name>.graphql`` (what clients send)."""
+    return "\n".join((OPERATIONS / f"{name}.graphql").read_text() for name in names)
+
+
+async def run_operation(
+    client: TestClient, document: str, name: str, variables: dict[str, Any], bearer: str
+) -> Any:
+    """POST one named operation of ``document`` with a bearer token; the decoded body."""
+    resp = await client.post(
+        "/graphql",
+        json={"query": document, "operationName": name, "variables": variables},
+        headers={"Authorization": f"Bearer {bearer}"},
+    )
+    return await resp.json()

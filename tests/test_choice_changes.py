@@ -1,6 +1,5 @@
 """Subscribers and support change choices through one service: the same cases on both edges."""
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,19 +10,9 @@ from directory_svc.domain.access import Role
 from directory_svc.domain.choices import Actor
 from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.setup import Storage
-from tests.conftest import token
+from tests.conftest import operations, run_operation, token
 
-OPS = Path(__file__).parent.parent / "graphql" / "operations"
-DOC = (OPS / "support.graphql").read_text() + (OPS / "customer.graphql").read_text()
-
-
-async def _op(api: TestClient, name: str, variables: dict[str, Any], bearer: str) -> Any:
-    resp = await api.post(
-        "/graphql",
-        json={"query": DOC, "operationName": name, "variables": variables},
-        headers={"Authorization": f"Bearer {bearer}"},
-    )
-    return await resp.json()
+DOC = operations("support", "customer")
 
 
 def _input(listing: Any, version: int, change_id: str, **over: Any) -> dict[str, Any]:
@@ -112,3 +101,7 @@ async def test_a_customer_cannot_touch_another_account_and_sees_support_reads(
     assert [r["listingId"] for r in log] == [target.id]
     denied = await _op(api, "AccessLog", {}, agent)
     assert denied["errors"][0]["message"] == "Not allowed."
+
+
+async def _op(api: TestClient, name: str, variables: dict[str, Any], bearer: str) -> Any:
+    return await run_operation(api, DOC, name, variables, bearer)

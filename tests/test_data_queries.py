@@ -11,20 +11,10 @@ from directory_svc.domain.publishers import Publisher, PublisherKind, PublisherP
 from directory_svc.services.publishers import add_publisher, export_now
 from directory_svc.services.seed import seed_listings
 from directory_svc.storage.setup import Storage
-from tests.conftest import token
+from tests.conftest import operations, run_operation, token
 from tests.test_feeds import _records
 
-OPS = Path(__file__).parent.parent / "graphql" / "operations"
-DOC = (OPS / "publisher.graphql").read_text() + (OPS / "support.graphql").read_text()
-
-
-async def _op(api: TestClient, name: str, variables: dict[str, Any], bearer: str) -> Any:
-    resp = await api.post(
-        "/graphql",
-        json={"query": DOC, "operationName": name, "variables": variables},
-        headers={"Authorization": f"Bearer {bearer}"},
-    )
-    return await resp.json()
+DOC = operations("publisher", "support")
 
 
 async def test_report_then_resolve_and_each_publisher_sees_only_its_own(
@@ -65,3 +55,7 @@ async def test_report_then_resolve_and_each_publisher_sees_only_its_own(
         "openReports"
     ] == []
     assert (await _op(api, "MyReports", {}, support))["errors"][0]["message"] == "Not allowed."
+
+
+async def _op(api: TestClient, name: str, variables: dict[str, Any], bearer: str) -> Any:
+    return await run_operation(api, DOC, name, variables, bearer)

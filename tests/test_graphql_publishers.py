@@ -1,26 +1,14 @@
 """Admins manage publishers over GraphQL, using the documents in graphql/operations/."""
 
-from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
 from directory_svc.config import Settings
 from directory_svc.domain.access import Role
-from tests.conftest import token
+from tests.conftest import operations, run_operation, token
 
-ADMIN_DOC = (Path(__file__).parent.parent / "graphql" / "operations" / "admin.graphql").read_text()
-
-
-async def _op(
-    api: TestClient, name: str, variables: dict[str, object], bearer: str
-) -> dict[str, Any]:
-    resp = await api.post(
-        "/graphql",
-        json={"query": ADMIN_DOC, "operationName": name, "variables": variables},
-        headers={"Authorization": f"Bearer {bearer}"},
-    )
-    return await resp.json()  # type: ignore[no-any-return]
+ADMIN_DOC = operations("admin")
 
 
 async def test_admin_registers_updates_and_disables_a_publisher(
@@ -66,3 +54,7 @@ async def test_support_and_publishers_cannot_manage_publishers(
         new = {"id": "x", "legalName": "X", "kind": "ENQUIRY"}
         body = await _op(api, "AddPublisher", {"input": new}, bearer)
         assert body["errors"][0]["message"] == "Not allowed."
+
+
+async def _op(api: TestClient, name: str, variables: dict[str, Any], bearer: str) -> Any:
+    return await run_operation(api, ADMIN_DOC, name, variables, bearer)

@@ -12,18 +12,9 @@ from directory_svc.domain.access import Role
 from directory_svc.domain.numbers import parse_french_number
 from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.setup import Storage
-from tests.conftest import token
+from tests.conftest import operations, run_operation, token
 
-DOC = (Path(__file__).parent.parent / "graphql" / "operations" / "support.graphql").read_text()
-
-
-async def _op(api: TestClient, name: str, variables: dict[str, Any], bearer: str) -> Any:
-    resp = await api.post(
-        "/graphql",
-        json={"query": DOC, "operationName": name, "variables": variables},
-        headers={"Authorization": f"Bearer {bearer}"},
-    )
-    return await resp.json()
+DOC = operations("support")
 
 
 async def test_every_writing_finds_the_listing_and_each_read_is_logged(
@@ -163,3 +154,7 @@ async def test_each_support_read_appends_exactly_one_record_per_listing_read(
     assert account["data"]["account"]["informed"][0]["noticeVersion"] == "notice-2026-01"
     missing = await _op(api, "Account", {"id": "acc-none", "purpose": "p"}, agent)
     assert missing["data"]["account"]["__typename"] == "NotFoundProblem"
+
+
+async def _op(api: TestClient, name: str, variables: dict[str, Any], bearer: str) -> Any:
+    return await run_operation(api, DOC, name, variables, bearer)
