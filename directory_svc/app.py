@@ -106,6 +106,24 @@ async def request_log(request: web.Request, handler: Handler) -> web.StreamRespo
         )
 
 
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Headers on every response; API answers carry personal data, so nothing is cached."""
+    response = await handler(request)
+    response.headers.update(SECURITY_HEADERS)
+    if request.path in ("/graphql", "/feeds") or request.path.startswith("/feeds/"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 async def healthz(request: web.Request) -> web.Response:
     """The process is alive (says nothing about the database)."""
     return web.json_response({"status": "ok"})
@@ -175,7 +193,9 @@ def _start_scheduler(settings: Settings, storage: Storage) -> asyncio.Task[None]
 
 def create_app(settings: Settings) -> web.Application:
     """A new application; nothing connects until it starts."""
-    app = web.Application(middlewares=[request_log, authenticate], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[request_log, security_headers, authenticate], client_max_size=MAX_BODY_BYTES
+    )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     view = DirectoryGraphQLView(

@@ -17,3 +17,15 @@ async def test_oversized_body_is_refused(api: TestClient) -> None:
         headers={"Content-Type": "application/json"},
     )
     assert resp.status == 413
+
+
+async def test_security_headers_and_no_caching_of_api_answers(api: TestClient) -> None:
+    resp = await api.post("/graphql", json={"query": "{ __typename }"})
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["Cache-Control"] == "no-store"
+    unauthenticated = await api.post("/graphql", json={"query": "{ __typename }"},
+                                     headers={"Authorization": ""})  # fmt: skip
+    assert unauthenticated.status == 401
+    assert unauthenticated.headers["Cache-Control"] == "no-store"
+    assert "Cache-Control" not in (await api.get("/healthz")).headers
