@@ -149,10 +149,6 @@ class FeedLedger:
             async for d in cursor
         }
 
-    async def entry_ids(self, publisher_id: str) -> list[str]:
-        """Every entry the publisher currently holds."""
-        return [d["entry"] async for d in self._col.find({"pub": publisher_id}, {"entry": 1})]
-
     async def apply(self, publisher_id: str, sent: list[SentEntry], deleted: list[str]) -> None:
         """Record what was sent and what was deleted, in small batches."""
         ops: list[Any] = [

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -54,13 +54,6 @@ class ListingRepository:
         self._col = db[COLLECTION]
         self._claims = db[CLAIMS]
         self.codec = codec
-
-    @classmethod
-    def for_client(
-        cls, client: AsyncMongoClient[Document], db_name: str, codec: ListingCodec
-    ) -> ListingRepository:
-        """The repository on database ``db_name`` of ``client``."""
-        return cls(client[db_name], codec)
 
     async def ensure_indexes(self) -> None:
         """Create the look-up indexes (idempotent; run at start-up)."""
@@ -147,16 +140,6 @@ class ListingRepository:
         """Listings written at or after ``since``."""
         cursor = self._col.find({"updated_at": {"$gte": since}}, _STATE_ONLY)
         return [self.codec.listing(d) async for d in cursor]
-
-    async def ids_changed_since(self, since: datetime) -> list[str]:
-        """Ids of listings written at or after ``since`` (index on ``updated_at``)."""
-        cursor = self._col.find({"updated_at": {"$gte": since}}, {"_id": 1})
-        return [d["_id"] async for d in cursor]
-
-    async def homonym_keys(self, ids: list[str]) -> list[tuple[str, str, str]]:
-        """``(id, initial key, name key)`` of these listings (blind-index values)."""
-        cursor = self._col.find({"_id": {"$in": ids}}, {"idx.hi": 1, "idx.hn": 1})
-        return [(d["_id"], d["idx"]["hi"], d["idx"]["hn"]) async for d in cursor]
 
     async def in_homonym_groups(
         self, initial_keys: list[str], name_keys: list[str]
