@@ -62,6 +62,33 @@ async def test_fifty_concurrent_writers_lose_nothing(repo: ListingRepository) ->
     assert [item async for item in broken_chains(repo)] == []
 
 
+async def test_a_writer_that_read_an_old_version_cannot_overwrite_a_newer_one(
+    repo: ListingRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The interleaving CI once hit: a writer reads v, two others reach v+2, then it claims."""
+    start = await _one(repo)
+    edit = lambda text: lambda item: replace(item, mention=text)  # noqa: E731
+    real_claim = repo.claim
+    others_ran = False
+
+    async def claim_after_others(listing_id: str, version: int, change_id: str) -> bool:
+        nonlocal others_ran
+        if change_id == "stale" and not others_ran:
+            others_ran = True
+            v = start.version
+            await service.change_listing(repo, start.id, v, edit("one"), change("o1"))
+            await service.change_listing(repo, start.id, v + 1, edit("two"), change("o2"))
+        return await real_claim(listing_id, version, change_id)
+
+    monkeypatch.setattr(repo, "claim", claim_after_others)
+    with pytest.raises(VersionConflict) as conflict:
+        await service.change_listing(repo, start.id, start.version, edit("old"), change("stale"))
+    assert conflict.value.current.mention == "two"
+    final = await service.get_listing(repo, start.id)
+    assert (final.version, final.mention) == (start.version + 2, "two")
+    assert [e.change_id for e in await repo.history(start.id)][-2:] == ["o1", "o2"]
+
+
 async def test_a_retried_change_is_applied_once(repo: ListingRepository) -> None:
     start = await _one(repo)
     edit = lambda item: replace(item, mention="retry")  # noqa: E731

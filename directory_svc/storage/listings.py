@@ -8,7 +8,9 @@ Compare-and-set: FerretDB 1.24 evaluates an update's filter and then writes by `
 without re-checking it, so two concurrent updates filtered on the same version can both
 "match" and one is lost. Before writing version v+1 a writer therefore *claims* it by
 inserting ``{_id: "<listing>:<v+1>"}`` into ``listing_claims``: an insert on a unique key
-is atomic on both servers, so exactly one writer owns each version transition.
+is atomic on both servers, so exactly one writer owns each version transition. Claims of
+past versions are deleted, so after claiming, the writer re-reads the version: a stale
+writer that re-claims a released version finds the listing moved on and gets a conflict.
 """
 
 from __future__ import annotations
@@ -259,6 +261,15 @@ class ListingRepository:
             return await self._settle(new.id, change, current)
         if not await self.claim(new.id, expected_version + 1, change.change_id):
             return await self._settle(new.id, change, current)
+        # The claim on v+1 may be one a finished writer already released (claims of past
+        # versions are deleted): only a listing still at v lets this writer go on.
+        now = await self._col.find_one({"_id": new.id}, {"v": 1})
+        if now is None or now["v"] != expected_version:
+            await self.release(new.id, expected_version + 1, change.change_id)
+            latest = await self.get(new.id)
+            if latest is None:
+                raise NotFound("listing")
+            return await self._settle(new.id, change, latest)
         stored = replace(new, version=expected_version + 1, updated_at=now_ms())
         entry = self._entry(current, stored, change, expected_version + 1, doc["head"])
         state = {**self.codec.state(stored), "head": entry.hash}
