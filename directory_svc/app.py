@@ -7,14 +7,17 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import AsyncMongoClient
 from strawberry.aiohttp.views import GraphQLView
+from strawberry.http import GraphQLRequestData
 
 from directory_svc.api.auth import TokenVerifier, Unauthenticated
 from directory_svc.api.context import OPERATION, PRINCIPAL, Context, Resources
+from directory_svc.api.edge import Admission
 from directory_svc.api.feed_downloads import (
     DOWNLOADS,
     FEEDS_DIR,
@@ -22,7 +25,9 @@ from directory_svc.api.feed_downloads import (
     get_feed_file,
     list_feeds,
 )
+from directory_svc.api.pages import add_routes, is_page
 from directory_svc.api.schema import build_schema
+from directory_svc.api.trusted import TrustedDocuments
 from directory_svc.config import Settings
 from directory_svc.observability import Metrics, monotonic_ms
 from directory_svc.services.support import LookupLimiter
@@ -45,7 +50,26 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class DirectoryGraphQLView(GraphQLView[Context, None]):
-    """strawberry's aiohttp view with our typed context."""
+    """strawberry's aiohttp view with our typed context and the edge's admission."""
+
+    def __init__(self, admission: Admission, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.admission = admission
+
+    async def execute_operation(
+        self,
+        request: web.Request,
+        request_adapter: Any,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: web.Response,
+    ) -> Any:
+        if isinstance(request_data, GraphQLRequestData):
+            request_data = self.admission.admit(request, context.principal, request_data)
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
 
     async def get_context(self, request: web.Request, response: web.StreamResponse) -> Context:
         return Context(
@@ -68,7 +92,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         and not request.query_string
         and request.app[SETTINGS].is_dev
     )
-    if request.path in OPEN_PATHS or graphiql:
+    if request.path in OPEN_PATHS or graphiql or is_page(request.path):
         return await handler(request)
     try:
         request[PRINCIPAL] = request.app[VERIFIER].verify(request.headers.get("Authorization"))
@@ -198,8 +222,10 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    trusted = TrustedDocuments.load(settings.operations_dir)
     view = DirectoryGraphQLView(
-        schema=build_schema(),
+        Admission(trusted, settings.mutations_per_minute),
+        schema=build_schema(introspection=settings.is_dev),
         graphql_ide="graphiql" if settings.is_dev else None,
         allow_queries_via_get=False,
         subscription_protocols=(),
@@ -211,5 +237,6 @@ def create_app(settings: Settings) -> web.Application:
     app[FEEDS_DIR] = settings.feeds_dir
     app.router.add_get("/feeds", list_feeds)
     app.router.add_get("/feeds/{folder}/{file}", get_feed_file)
+    add_routes(app, settings, trusted)
     app.cleanup_ctx.append(_database)
     return app

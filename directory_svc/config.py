@@ -33,6 +33,22 @@ class TokenSettings:
     audience: str
 
 
+OPERATIONS_DIR = Path(__file__).resolve().parent.parent / "graphql" / "operations"
+"""The trusted documents (``graphql/operations`` of the checkout)."""
+
+
+def _folder(env_vars: Mapping[str, str], name: str, default: Path) -> Path:
+    raw = env_vars.get(name, "").strip()
+    return Path(raw) if raw else default
+
+
+def _origin(env_vars: Mapping[str, str], name: str) -> str:
+    raw = env_vars.get(name, "").strip().rstrip("/")
+    if raw and (not raw.startswith(("https://", "http://")) or "/" in raw.split("://", 1)[1]):
+        raise ConfigError(f"{name}: expected an origin such as https://portal.example.fr")
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Validated configuration of one service process."""
@@ -53,6 +69,9 @@ class Settings:
     jwt_issuer: str = "annuaire-dev"
     jwt_audience: str = "directory-svc"
     lookups_per_hour: int = 300
+    mutations_per_minute: int = 30
+    operations_dir: Path = OPERATIONS_DIR
+    portal_origin: str = ""
 
     def require_tokens(self) -> None:
         """Raise unless bearer tokens can be verified (needed to serve)."""
@@ -132,6 +151,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         mongodb_uri=uri,
         jwks=jwks,
         lookups_per_hour=int(_number(env_vars, "DIRECTORY_LOOKUPS_PER_HOUR", 300, 1, 1_000_000)),
+        mutations_per_minute=int(
+            _number(env_vars, "DIRECTORY_MUTATIONS_PER_MINUTE", 30, 1, 1_000_000)
+        ),
+        operations_dir=_folder(env_vars, "DIRECTORY_OPERATIONS_DIR", OPERATIONS_DIR),
+        portal_origin=_origin(env_vars, "DIRECTORY_PORTAL_ORIGIN"),
         jwt_issuer=env_vars.get("DIRECTORY_JWT_ISSUER", "").strip() or "annuaire-dev",
         jwt_audience=env_vars.get("DIRECTORY_JWT_AUDIENCE", "").strip() or "directory-svc",
         scheduler=scheduler_raw == "on",

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from pymongo import AsyncMongoClient
 
 from directory_svc.api.auth import create_dev_keys, mint_dev_token
+from directory_svc.api.trusted import split_operations
 from directory_svc.app import create_app
 from directory_svc.config import Env, Settings
 from directory_svc.domain.access import Role
@@ -122,10 +123,14 @@ def operations(*names: str) -> str:
 async def run_operation(
     client: TestClient, document: str, name: str, variables: dict[str, Any], bearer: str
 ) -> Any:
-    """POST one named operation of ``document`` with a bearer token; the decoded body."""
+    """POST one named operation of ``document`` with a bearer token; the decoded body.
+
+    Sends the operation as its trusted document (the operation and its fragments only).
+    """
+    text = split_operations(document)[name][0]
     resp = await client.post(
         "/graphql",
-        json={"query": document, "operationName": name, "variables": variables},
+        json={"query": text, "operationName": name, "variables": variables},
         headers={"Authorization": f"Bearer {bearer}"},
     )
     return await resp.json()

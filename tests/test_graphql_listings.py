@@ -11,7 +11,7 @@ from directory_svc.domain.access import Role
 from directory_svc.observability import JsonFormatter
 from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.listings import ListingRepository
-from tests.conftest import gql, token
+from tests.conftest import gql, operations, run_operation, token
 
 PAGE = """
 query Listings($first: Int!, $after: String) {
@@ -77,7 +77,8 @@ async def test_listings_are_for_staff_only(
     await _seed(repo, 2)
     for role, claims in ((Role.CUSTOMER, {"account_id": "acc-1"}),
                          (Role.PUBLISHER, {"publisher_id": "p"})):  # fmt: skip
-        body = await gql(api, PAGE, {"first": 5}, bearer=token(settings, role, **claims))
+        bearer = token(settings, role, **claims)
+        body = await run_operation(api, operations("listings"), "Listings", {"first": 5}, bearer)
         assert body["data"] is None
         assert body["errors"][0]["message"] == "Not allowed."
     admin = await gql(api, PAGE, {"first": 5}, bearer=token(settings, Role.ADMIN))

@@ -1,4 +1,4 @@
-"""GraphQL for the access log (admins) and the subscriber's own view (``me``)."""
+"""GraphQL for the access log (admins; subscribers see theirs through ``me``)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from directory_svc.api.context import Context
-from directory_svc.api.permissions import IsAdmin, IsSubscriber
-from directory_svc.api.types import ListingType
+from directory_svc.api.permissions import IsAdmin
 from directory_svc.storage.access_log import AccessRecord
 
 
@@ -33,15 +32,6 @@ class AccessRecordType:
         )  # fmt: skip
 
 
-@strawberry.type(name="Me", description="The signed-in subscriber's account.")
-class MeType:
-    account_id: str = strawberry.field(description="The account.")
-    listings: list[ListingType] = strawberry.field(description="One listing per line.")
-    accesses: list[AccessRecordType] = strawberry.field(
-        description="Who at the operator looked at this account's data, newest first."
-    )
-
-
 @strawberry.type
 class AccessQueries:
     @strawberry.field(
@@ -62,18 +52,3 @@ class AccessQueries:
             agent, listing_id, account_id, since, until, max(1, min(first, 500))
         )
         return [AccessRecordType.from_record(r) for r in records]
-
-    @strawberry.field(description="The signed-in subscriber.", permission_classes=[IsSubscriber])
-    async def me(self, info: Info[Context, None]) -> MeType:
-        who = info.context.principal
-        account_id = who.account_id if who is not None else None
-        if account_id is None:  # IsSubscriber guarantees a bound account
-            raise PermissionError("Not allowed.")
-        res = info.context.resources
-        listings = await res.listings.for_account(account_id)
-        accesses = await res.access_log.query(account_id=account_id, limit=100)
-        return MeType(
-            account_id=account_id,
-            listings=[ListingType.from_domain(i) for i in listings],
-            accesses=[AccessRecordType.from_record(r) for r in accesses],
-        )

@@ -85,10 +85,13 @@ class ChangeMutations:
         except NotFound as exc:
             return NotFoundProblem.from_error(exc)
         except VersionConflict as exc:
-            current = exc.current
-            if not isinstance(current, Listing):
-                raise
-            return VersionConflictProblem(
-                message=str(exc), current=ListingType.from_domain(current)
-            )
+            return conflict_problem(exc)
         return ChangeApplied(listing=ListingType.from_domain(saved))
+
+
+def conflict_problem(exc: VersionConflict) -> VersionConflictProblem:
+    """The union member for a version conflict, with the listing as it is now."""
+    current = exc.current
+    if not isinstance(current, Listing):
+        raise exc
+    return VersionConflictProblem(message=str(exc), current=ListingType.from_domain(current))

@@ -10,6 +10,7 @@ from directory_svc.api.context import Context
 from directory_svc.api.data_queries import DataQueryQueries
 from directory_svc.api.permissions import IsStaff
 from directory_svc.api.publishers import PublisherQueries
+from directory_svc.api.subscriber import SubscriberQueries
 from directory_svc.api.support import AccountQueries, ExplainQueries, SupportQueries
 from directory_svc.api.types import ListingConnection, ListingType, decode_cursor
 from directory_svc.services import listings as listing_service
@@ -23,6 +24,7 @@ class Query(
     AccountQueries,
     AccessQueries,
     DataQueryQueries,
+    SubscriberQueries,
 ):
     @strawberry.field(
         description="One listing by its id; an error `listing not found` if there is none.",

@@ -8,17 +8,27 @@ from typing import Any
 
 import strawberry
 from pymongo.errors import PyMongoError
-from strawberry.extensions import AddValidationRules, SchemaExtension
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.extensions.max_aliases import create_validator as alias_validator
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.types import ExecutionContext
 
 from directory_svc.api.changes import ChangeMutations
 from directory_svc.api.context import OPERATION, Context
 from directory_svc.api.data_queries import DataQueryMutations
+from directory_svc.api.edge import MAX_TOKENS
 from directory_svc.api.errors import PublicErrors, log_errors
 from directory_svc.api.publishers import PublisherMutations
 from directory_svc.api.queries import Query
+from directory_svc.api.subscriber import ContentMutations
 from directory_svc.api.support import OneLookupPerRequest
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
 
 
 class OperationMetrics(SchemaExtension):
@@ -55,26 +65,51 @@ class DirectorySchema(strawberry.Schema):
                     context.resources.metrics.db_errors.labels(kind).inc()
 
 
+MAX_DEPTH = 10
+MAX_ALIASES = 15
+CACHE_SIZE = 512
+
+# Built once: strawberry builds extensions per request, and a rule class created per request
+# makes every validation-cache key new (strawberry issue 4635).
+DepthLimit = depth_validator(MAX_DEPTH, None)
+AliasLimit = alias_validator(MAX_ALIASES)
+RULES: tuple[type[ASTValidationRule], ...] = (OneLookupPerRequest, DepthLimit, AliasLimit)
+RULES_NO_INTROSPECTION = (*RULES, NoSchemaIntrospectionCustomRule)
+
+
 class ServiceRules(AddValidationRules):
-    """Our extra validation rules, the same list for every request (keeps caches effective)."""
+    """Our extra rules (depth, aliases, one look-up), the same classes for every request."""
 
     def __init__(self) -> None:
-        super().__init__([OneLookupPerRequest])
+        super().__init__(list(RULES))
+
+
+class ServiceRulesNoIntrospection(AddValidationRules):
+    """The same rules, and no introspection (outside dev)."""
+
+    def __init__(self) -> None:
+        super().__init__(list(RULES_NO_INTROSPECTION))
 
 
 @strawberry.type
-class Mutation(PublisherMutations, ChangeMutations, DataQueryMutations):
+class Mutation(PublisherMutations, ChangeMutations, ContentMutations, DataQueryMutations):
     """Every mutation of the service."""
 
 
-def build_schema() -> DirectorySchema:
-    """The service's schema with its extensions."""
+def build_schema(introspection: bool = True, limits: bool = True) -> DirectorySchema:
+    """The service's schema with its extensions (``limits=False`` only to measure them)."""
+    rules: list[type[SchemaExtension]] = []
+    if limits:
+        rules = [ServiceRules if introspection else ServiceRulesNoIntrospection]
     return DirectorySchema(
         query=Query,
         mutation=Mutation,
         extensions=[
+            lambda: ParserCache(CACHE_SIZE),
+            lambda: MaxTokensLimiter(MAX_TOKENS),
+            lambda: ValidationCache(CACHE_SIZE),
             OperationMetrics,
-            ServiceRules,
+            *rules,
             PublicErrors,
         ],
     )

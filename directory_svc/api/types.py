@@ -49,6 +49,13 @@ class LineNumberType:
     published: bool = strawberry.field(description="Whether it appears in directories.")
 
 
+@strawberry.type(name="ExtraUser", description="Another user of the line, listed with consent.")
+class ExtraUserType:
+    surname: str = strawberry.field(description="Surname.")
+    first_name: str = strawberry.field(description="First name.")
+    consent: bool = strawberry.field(description="Their consent to be listed is recorded.")
+
+
 @strawberry.type(name="Choices", description="The subscriber's R10 choices for this line.")
 class ChoicesType:
     listed: bool = strawberry.field(description="Appears in directories.")
@@ -71,6 +78,10 @@ class ListingType:
     business_names: list[str] = strawberry.field(description="Business names (professionals).")
     address: AddressType = strawberry.field(description="Address.")
     numbers: list[LineNumberType] = strawberry.field(description="Numbers of the line.")
+    profession: str | None = strawberry.field(description="Profession or activity.")
+    mention: str | None = strawberry.field(description="Complementary mention (30 max).")
+    email: str | None = strawberry.field(description="E-mail address to publish.")
+    extra_users: list[ExtraUserType] = strawberry.field(description="Other users listed.")
     line_type: LineType = strawberry.field(description="Kind of line (its main number's).")
     choices: ChoicesType = strawberry.field(description="Current R10 choices.")
     status: str = strawberry.field(description="active or terminated.")
@@ -102,6 +113,13 @@ class ListingType:
                     number=n.e164, line_type=LineType(n.line_type.value), published=n.published
                 )
                 for n in listing.numbers
+            ],
+            profession=listing.profession,
+            mention=listing.mention,
+            email=listing.email,
+            extra_users=[
+                ExtraUserType(surname=u.surname, first_name=u.first_name, consent=bool(u.consent))
+                for u in listing.extra_users
             ],
             line_type=LineType(listing.line_type.value),
             choices=ChoicesType(

@@ -45,18 +45,20 @@ async def owned_listing(repo: ListingRepository, who: Principal, listing_id: str
     return listing
 
 
-def _change(
+def make_change(
     who: Principal,
     change_id: str,
     at: datetime,
     notice_version: str,
     reason: str | None,
     channel: Channel | None,
+    attested: bool = False,
 ) -> Change:
+    """The change a caller makes: a subscriber on the web, or support with reason and channel."""
     check_text("change_id", change_id, 64, required=True)
     if who.role is Role.CUSTOMER:
         provenance = Provenance(Actor.SUBSCRIBER, Channel.WEB, at, notice_version)
-        return Change(change_id, provenance, reason=None)
+        return Change(change_id, provenance, reason=None, attested=attested)
     if not reason or not reason.strip():
         raise ValidationError(
             "reason", "required", "a reason is required when acting for a subscriber"
@@ -67,7 +69,7 @@ def _change(
         )
     text = check_text("reason", reason, 300, required=True)
     provenance = Provenance(Actor.SUPPORT, channel, at, notice_version, agent_id=who.subject)
-    return Change(change_id, provenance, reason=text)
+    return Change(change_id, provenance, reason=text, attested=attested)
 
 
 async def change_choices(
@@ -83,26 +85,34 @@ async def change_choices(
     channel: Channel | None = None,
 ) -> Listing:
     """Apply the choices (see the module docstring); typed errors on every refusal."""
-    change = _change(who, change_id, at, notice_version, reason, channel)
+    change = make_change(who, change_id, at, notice_version, reason, channel)
     await owned_listing(repo, who, listing_id)
 
     def edit(item: Listing) -> Listing:
-        consent = item.choices.mobile_consent
-        if values.listed and item.line_type is LineType.MOBILE and consent is None:
-            # Asking to be listed is the recorded prior consent a mobile listing needs (L34).
-            consent = Consent(at, change.provenance.channel, change_id)
-        return replace(
-            item,
-            choices=replace(
-                item.choices,
-                listed=values.listed,
-                initial_only=values.initial_only,
-                no_gender=values.no_gender,
-                no_street=values.no_street,
-                no_reverse_lookup=values.no_reverse_lookup,
-                no_marketing=values.no_marketing,
-                mobile_consent=consent,
-            ),
-        )
+        return with_choices(item, values, change)
 
     return await change_listing(repo, listing_id, expected_version, edit, change)
+
+
+def with_choices(item: Listing, values: ChoiceValues, change: Change) -> Listing:
+    """The listing with ``values`` as its choices (pure; used for saving and for previews).
+
+    Asking to be listed is the recorded prior consent a mobile listing needs (L34).
+    """
+    consent = item.choices.mobile_consent
+    if values.listed and item.line_type is LineType.MOBILE and consent is None:
+        p = change.provenance
+        consent = Consent(p.at, p.channel, change.change_id)
+    return replace(
+        item,
+        choices=replace(
+            item.choices,
+            listed=values.listed,
+            initial_only=values.initial_only,
+            no_gender=values.no_gender,
+            no_street=values.no_street,
+            no_reverse_lookup=values.no_reverse_lookup,
+            no_marketing=values.no_marketing,
+            mobile_consent=consent,
+        ),
+    )

@@ -1,0 +1,101 @@
+"""What a subscriber can ask about their own data: their history and a full copy (GDPR art. 15)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from directory_svc.domain.access import Principal, Role
+from directory_svc.domain.errors import NotFound
+from directory_svc.domain.history import HistoryEntry, listing_values
+from directory_svc.domain.listings import Listing
+from directory_svc.storage.access_log import AccessLog, AccessRecord
+from directory_svc.storage.accounts import AccountRepository
+from directory_svc.storage.listings import ListingRepository
+
+EXPORT_FORMAT = "directory-svc/my-data/1"
+
+
+@dataclass(frozen=True, slots=True)
+class MyChange:
+    """One change of one of the subscriber's listings."""
+
+    listing_id: str
+    entry: HistoryEntry
+
+
+def _account_of(who: Principal) -> str:
+    if who.role is not Role.CUSTOMER or who.account_id is None:
+        raise NotFound("account")
+    return who.account_id
+
+
+async def my_listings(repo: ListingRepository, who: Principal) -> list[Listing]:
+    """The listings of the caller's own account."""
+    return await repo.for_account(_account_of(who))
+
+
+async def my_history(repo: ListingRepository, who: Principal) -> list[MyChange]:
+    """Every change of the caller's listings, newest first."""
+    changes = []
+    for listing in await my_listings(repo, who):
+        changes += [MyChange(listing.id, e) for e in await repo.history(listing.id)]
+    return sorted(changes, key=lambda c: c.entry.at, reverse=True)
+
+
+def _when(at: datetime | None) -> str | None:
+    return at.isoformat(timespec="seconds") if at else None
+
+
+def _entry(entry: HistoryEntry) -> dict[str, Any]:
+    p = entry.provenance
+    return {
+        "seq": entry.seq, "at": _when(entry.at), "by": p.actor.value, "channel": p.channel.value,
+        "notice": p.notice_version, "agent": p.agent_id, "reason": entry.reason,
+        "attested": entry.attested, "before": entry.before, "after": entry.after,
+    }  # fmt: skip
+
+
+def _access(r: AccessRecord) -> dict[str, Any]:
+    return {
+        "at": _when(r.at), "agent": r.agent, "role": r.role, "operation": r.operation,
+        "purpose": r.purpose, "listing": r.listing_id,
+    }  # fmt: skip
+
+
+async def my_data_export(
+    accounts: AccountRepository,
+    listings: ListingRepository,
+    access_log: AccessLog,
+    who: Principal,
+    at: datetime,
+) -> dict[str, Any]:
+    """Everything stored about the caller's account, as JSON-ready values."""
+    account_id = _account_of(who)
+    account = await accounts.get(account_id)
+    mine = await listings.for_account(account_id)
+    out_listings = []
+    for item in mine:
+        out_listings.append(
+            {
+                "id": item.id, "version": item.version, "updated_at": _when(item.updated_at),
+                "values": listing_values(item),
+                "history": [_entry(e) for e in await listings.history(item.id)],
+            }
+        )  # fmt: skip
+    accesses = await access_log.query(account_id=account_id, limit=10_000)
+    return {
+        "format": EXPORT_FORMAT,
+        "generated_at": _when(at),
+        "account": {
+            "id": account_id,
+            "kind": account.kind.value if account else None,
+            "informed": [
+                {"at": _when(r.at), "channel": r.channel.value, "notice": r.notice_version}
+                for r in (account.informed if account else ())
+            ],
+        },
+        "listings": out_listings,
+        "accesses": [_access(r) for r in accesses],
+    }
