@@ -19,7 +19,12 @@ from directory_svc.domain.errors import ValidationError
 from directory_svc.domain.validation import check_id
 
 PAGES = Path(__file__).resolve().parent.parent / "web" / "preferences"
-FILES = {"app.js": "text/javascript", "style.css": "text/css"}
+FILES = {
+    "app.js": "text/javascript",
+    "i18n.js": "text/javascript",
+    "style.css": "text/css",
+    "favicon.svg": "image/svg+xml",
+}
 PREFIX = "/preferences"
 TRUSTED = web.AppKey("trusted", TrustedDocuments)
 PAGE_SETTINGS = web.AppKey("page_settings", Settings)
@@ -79,7 +84,8 @@ async def config(request: web.Request) -> web.Response:
 
 DEV_LOGIN = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Dev login</title>
-<link rel="stylesheet" href="/preferences/style.css"></head>
+<link rel="stylesheet" href="/preferences/style.css">
+<link rel="icon" href="/preferences/favicon.svg"></head>
 <body><main><h1>Development login</h1>
 <p>Only with <code>DIRECTORY_ENV=dev</code>: signs a customer token for an account.</p>
 <form method="post" action="/preferences/dev-login">

@@ -68,10 +68,28 @@ class EntryPreview:
         )
 
 
+@strawberry.type(description="A choice that cannot apply to this listing.")
+class ChoiceLimit:
+    choice: str = strawberry.field(description="initial_only, no_gender or no_street.")
+    reason: str = strawberry.field(description="homonym or consumer_facing_professional.")
+
+
 @strawberry.type(description="How one listing appears to each kind of publisher.")
 class ListingPreview:
     listing_id: strawberry.ID = strawberry.field(description="The listing.")
     kinds: list[EntryPreview] = strawberry.field(description="One preview per kind.")
+    limits: list[ChoiceLimit] = strawberry.field(
+        description="Choices the law does not let apply here, with the reason."
+    )
+
+    @classmethod
+    def from_domain(cls, found: preview_service.Preview) -> ListingPreview:
+        """The GraphQL view of a listing's preview."""
+        return cls(
+            listing_id=strawberry.ID(found.listing.id),
+            kinds=[EntryPreview.from_domain(k) for k in found.kinds],
+            limits=[ChoiceLimit(choice=x.choice, reason=x.code.value) for x in found.limits],
+        )
 
 
 @strawberry.type(name="Me", description="The signed-in subscriber's account.")
@@ -158,11 +176,7 @@ class SubscriberQueries:
         who, res = _who(info), info.context.resources
         listings = await my_data.my_listings(res.listings, who)
         previews = [
-            ListingPreview(
-                listing_id=strawberry.ID(item.id),
-                kinds=[EntryPreview.from_domain(p) for p in await preview_service.previews(
-                    res.listings, item)],
-            )
+            ListingPreview.from_domain(await preview_service.preview(res.listings, item))
             for item in listings
         ]  # fmt: skip
         accesses = await res.access_log.query(account_id=who.account_id, limit=100)
@@ -194,10 +208,7 @@ class SubscriberQueries:
             return ValidationProblem.from_error(exc)
         except NotFound as exc:
             return NotFoundProblem.from_error(exc)
-        return ListingPreview(
-            listing_id=strawberry.ID(input.listing_id),
-            kinds=[EntryPreview.from_domain(p) for p in found],
-        )
+        return ListingPreview.from_domain(found)
 
     @strawberry.field(
         description="Every change of my listings, newest first.", permission_classes=[IsSubscriber]

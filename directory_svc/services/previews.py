@@ -6,14 +6,20 @@ applied by masking, strict homonymy): what a publisher under that contract would
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from directory_svc.domain.access import Principal
-from directory_svc.domain.choices import Actor, Channel, Provenance
+from directory_svc.domain.choices import Actor, Channel, Consent, Provenance
 from directory_svc.domain.history import Change
 from directory_svc.domain.listings import Listing
-from directory_svc.domain.projection import HomonymIndex, Projection, exclusion, project
+from directory_svc.domain.projection import (
+    HomonymIndex,
+    Projection,
+    ReasonCode,
+    exclusion,
+    project,
+)
 from directory_svc.domain.publishers import PublisherKind, PublisherProfile
 from directory_svc.services.choices import ChoiceValues, owned_listing, with_choices
 from directory_svc.storage.listings import ListingRepository
@@ -21,6 +27,8 @@ from directory_svc.storage.listings import ListingRepository
 STANDARD_PROFILES: tuple[PublisherProfile, ...] = tuple(
     PublisherProfile(id=f"standard-{kind.value}", kind=kind) for kind in PublisherKind
 )
+_DIRECTORY = STANDARD_PROFILES[0]
+_SOME_CONSENT = Consent(datetime(2000, 1, 1, tzinfo=UTC), Channel.WEB, "preview")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,23 +39,60 @@ class KindPreview:
     projection: Projection
 
 
-async def previews(repo: ListingRepository, listing: Listing) -> list[KindPreview]:
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """A choice that cannot apply to this listing, and why (homonym, consumer-facing pro)."""
+
+    choice: str
+    code: ReasonCode
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """One listing's previews per kind, and the choices that cannot apply to it."""
+
+    listing: Listing
+    kinds: list[KindPreview]
+    limits: list[Limit]
+
+
+def choice_limits(listing: Listing, homonyms: HomonymIndex) -> list[Limit]:
+    """The masking choices the projection would not apply to this listing, with the reason.
+
+    Asks the projection itself: the listing with every masking choice ticked, as a directory
+    would receive it.
+    """
+    c = listing.choices
+    wanted = replace(
+        listing,
+        choices=replace(c, listed=True, initial_only=True, no_gender=True, no_street=True,
+                        mobile_consent=c.mobile_consent or _SOME_CONSENT),
+    )  # fmt: skip
+    return [
+        Limit(r.choice, r.code)
+        for r in project(wanted, _DIRECTORY, homonyms).reasons
+        if r.choice is not None and not r.applied and r.code is not ReasonCode.FLAGGED
+    ]
+
+
+async def preview(repo: ListingRepository, listing: Listing) -> Preview:
     """The listing as each kind of publisher would receive it, with the reasons."""
     initial_key, name_key = repo.codec.homonym_keys(listing)
-    group = [m for m in await repo.in_homonym_groups([initial_key], [name_key])]
+    group = await repo.in_homonym_groups([initial_key], [name_key])
     others = [m for m in group if m.id != listing.id]
-    out = []
+    kinds = []
     for profile in STANDARD_PROFILES:
         same_list = [m for m in [*others, listing] if exclusion(m, profile) is None]
-        out.append(KindPreview(profile.kind, project(listing, profile, HomonymIndex(same_list))))
-    return out
+        kinds.append(KindPreview(profile.kind, project(listing, profile, HomonymIndex(same_list))))
+    listed_others = [m for m in others if exclusion(m, _DIRECTORY) is None]
+    limits = choice_limits(listing, HomonymIndex([*listed_others, listing]))
+    return Preview(listing, kinds, limits)
 
 
 async def preview_choices(
     repo: ListingRepository, who: Principal, listing_id: str, values: ChoiceValues, at: datetime
-) -> list[KindPreview]:
-    """The previews if the subscriber saved ``values`` now (nothing is stored)."""
+) -> Preview:
+    """The preview if the subscriber saved ``values`` now (nothing is stored)."""
     listing = await owned_listing(repo, who, listing_id)
     change = Change("preview", Provenance(Actor.SUBSCRIBER, Channel.WEB, at, "preview"))
-    wanted = with_choices(listing, values, change)
-    return await previews(repo, wanted)
+    return await preview(repo, with_choices(listing, values, change))

@@ -1,0 +1,139 @@
+"""The preferences form in a real browser (Playwright driving Debian's Chromium, headless).
+
+Screenshots of each main state go to ``$TEST_OUTPUT/browser`` (default ``test-output``).
+"""
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from directory_svc.config import Settings
+from directory_svc.domain.access import Role
+from directory_svc.domain.numbers import LineType
+from directory_svc.services.seed import demo_listings, seed_listings
+from directory_svc.storage.setup import Storage
+from tests.conftest import token
+
+playwright_api = pytest.importorskip("playwright.async_api")
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+SHOTS = Path(os.environ.get("TEST_OUTPUT", "test-output")) / "browser"
+
+if not shutil.which(CHROMIUM) and not os.environ.get("CI"):
+    pytest.skip("Debian's chromium is not installed (.ci/run installs it)", allow_module_level=True)
+
+
+@pytest.fixture
+async def browser() -> Any:
+    async with playwright_api.async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        await launched.close()
+
+
+async def _open(browser: Any, url: str) -> Any:
+    page = await browser.new_page(viewport={"width": 1100, "height": 1300}, locale="fr-FR")
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.errors = errors
+    await page.goto(url)
+    await page.wait_for_selector(".listing")
+    return page
+
+
+def _card(page: Any, kind: str) -> Any:
+    return page.locator(f'.kind[data-kind="{kind}"]')
+
+
+async def test_form_saves_choices_shows_preview_and_conflicts(
+    api: TestClient, storage: Storage, settings: Settings, browser: Any
+) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await seed_listings(storage.listings, 30, seed=5, accounts=storage.accounts)
+    target = next(
+        i for i in demo_listings(30, seed=5)
+        if i.line_type is LineType.FIXED_GEOGRAPHIC and i.kind.value == "residential"
+        and i.address.street and not i.choices.no_street
+    )  # fmt: skip
+    bearer = token(settings, Role.CUSTOMER, account_id=target.account_id)
+    url = str(api.server.make_url("/preferences")) + f"#token={bearer}"
+    page = await _open(browser, url)
+    section = page.locator(f"#listing-{target.id}")
+
+    assert await page.evaluate("document.documentElement.lang") == "fr"
+    assert "Mes choix pour l'annuaire" in await page.locator("h1").inner_text()
+    assert "#token" not in page.url  # the token leaves the address bar
+    directory = section.locator('.kind[data-kind="DIRECTORY"]')
+    assert target.first_name in await directory.inner_text()
+    await page.screenshot(path=SHOTS / "01-form-fr.png", full_page=True)
+
+    # Keyboard only: Tab reaches the first choice, Space ticks it.
+    await page.locator("#lang").focus()
+    for _ in range(4):
+        await page.keyboard.press("Tab")
+        if (await page.evaluate("document.activeElement.name")) == "listed":
+            break
+    assert await page.evaluate("document.activeElement.name") == "listed"
+
+    # A stale second tab, opened before the first one saves.
+    stale = await _open(browser, str(api.server.make_url("/preferences")) + f"#token={bearer}")
+
+    await section.locator("input[name=initialOnly]").check()
+    await section.locator("input[name=noStreet]").check()
+    await section.locator("input[name=noReverseLookup]").check()
+    initial = f"{target.first_name[0]}."
+    await directory.get_by_text(initial, exact=True).wait_for()
+    assert "adresse" not in await directory.inner_text()
+    assert target.address.street not in await directory.inner_text()
+    reverse = section.locator('.kind[data-kind="REVERSE_LOOKUP"]')
+    await reverse.get_by_text("Vous n'apparaissez pas", exact=False).wait_for()
+    await page.screenshot(path=SHOTS / "02-preview.png", full_page=True)
+
+    await section.get_by_role("button", name="Enregistrer mes choix").click()
+    await page.locator("#status").get_by_text("C'est enregistré", exact=False).wait_for()
+    saved = await storage.listings.get(target.id)
+    assert saved is not None
+    assert (saved.choices.initial_only, saved.choices.no_street) == (True, True)
+    assert saved.choices.no_reverse_lookup is True
+
+    await page.reload()
+    await page.wait_for_selector(".listing")
+    assert await section.locator("input[name=initialOnly]").is_checked()
+    await directory.get_by_text(initial, exact=True).wait_for()
+
+    # The stale tab saves what it had: refused, the current state is shown, nothing lost.
+    stale_section = stale.locator(f"#listing-{target.id}")
+    await stale_section.locator("input[name=noGender]").check()
+    await stale_section.get_by_role("button", name="Enregistrer mes choix").click()
+    await stale.locator("#alert").get_by_text("modifiées ailleurs", exact=False).wait_for()
+    assert await stale_section.locator("input[name=initialOnly]").is_checked()
+    assert not await stale_section.locator("input[name=noGender]").is_checked()
+    stale_directory = stale_section.locator('.kind[data-kind="DIRECTORY"]')
+    await stale_directory.get_by_text(initial, exact=True).wait_for()  # preview of the current
+    await stale.screenshot(path=SHOTS / "03-conflict.png", full_page=True)
+    after = await storage.listings.get(target.id)
+    assert after is not None and after.version == saved.version and not after.choices.no_gender
+
+    # Content needs the accuracy certificate; then it is stored with the change.
+    await section.locator("input[name=profession]").fill("Luthier")
+    await section.get_by_role("button", name="Enregistrer mes informations").click()
+    await page.locator("#alert").get_by_text("certification", exact=False).wait_for()
+    await section.locator(".attested").check()
+    await section.get_by_role("button", name="Enregistrer mes informations").click()
+    await page.locator("#status").get_by_text("C'est enregistré", exact=False).wait_for()
+    stored = await storage.listings.get(target.id)
+    assert stored is not None and stored.profession == "Luthier"
+    assert (await storage.listings.history(target.id))[-1].attested is True
+
+    # English on request.
+    await page.locator("#lang").click()
+    await page.get_by_role("heading", name="My directory choices").wait_for()
+    assert await page.evaluate("document.documentElement.lang") == "en"
+    await page.screenshot(path=SHOTS / "04-english.png", full_page=True)
+    assert page.errors == [] and stale.errors == []
