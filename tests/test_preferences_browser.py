@@ -26,7 +26,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 SHOTS = Path(os.environ.get("TEST_OUTPUT", "test-output")) / "browser"
 
 if not shutil.which(CHROMIUM) and not os.environ.get("CI"):
-    pytest.skip("Debian's chromium is not installed (.ci/run installs it)", allow_module_level=True)
+    pytest.skip("Debian's chromium is missing (.ci/run installs it)", allow_module_level=True)
 
 
 @pytest.fixture
@@ -118,7 +118,9 @@ async def test_form_saves_choices_shows_preview_and_conflicts(
     await stale_directory.get_by_text(initial, exact=True).wait_for()  # preview of the current
     await stale.screenshot(path=SHOTS / "03-conflict.png", full_page=True)
     after = await storage.listings.get(target.id)
-    assert after is not None and after.version == saved.version and not after.choices.no_gender
+    assert after is not None
+    assert after.version == saved.version
+    assert not after.choices.no_gender
 
     # Content needs the accuracy certificate; then it is stored with the change.
     await section.locator("input[name=profession]").fill("Luthier")
@@ -128,7 +130,8 @@ async def test_form_saves_choices_shows_preview_and_conflicts(
     await section.get_by_role("button", name="Enregistrer mes informations").click()
     await page.locator("#status").get_by_text("C'est enregistré", exact=False).wait_for()
     stored = await storage.listings.get(target.id)
-    assert stored is not None and stored.profession == "Luthier"
+    assert stored is not None
+    assert stored.profession == "Luthier"
     assert (await storage.listings.history(target.id))[-1].attested is True
 
     # English on request.
@@ -136,4 +139,5 @@ async def test_form_saves_choices_shows_preview_and_conflicts(
     await page.get_by_role("heading", name="My directory choices").wait_for()
     assert await page.evaluate("document.documentElement.lang") == "en"
     await page.screenshot(path=SHOTS / "04-english.png", full_page=True)
-    assert page.errors == [] and stale.errors == []
+    assert page.errors == []
+    assert stale.errors == []
