@@ -21,8 +21,10 @@ from tests.conftest import token
 playwright_api = pytest.importorskip("playwright.async_api")
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
 SHOTS = Path(os.environ.get("TEST_OUTPUT", "test-output")) / "browser"
 
 if not shutil.which(CHROMIUM) and not os.environ.get("CI"):
