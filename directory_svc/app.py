@@ -52,7 +52,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class DirectoryGraphQLView(GraphQLView[Context, None]):
     """strawberry's aiohttp view with our typed context and the edge's admission."""
 
-    def __init__(self, admission: Admission, **kwargs: Any) -> None:
+    def __init__(self, admission: Admission | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.admission = admission
 
@@ -65,7 +65,7 @@ class DirectoryGraphQLView(GraphQLView[Context, None]):
         root_value: None,
         sub_response: web.Response,
     ) -> Any:
-        if isinstance(request_data, GraphQLRequestData):
+        if self.admission is not None and isinstance(request_data, GraphQLRequestData):
             request_data = self.admission.admit(request, context.principal, request_data)
         return await super().execute_operation(
             request, request_adapter, request_data, context, root_value, sub_response
@@ -215,8 +215,12 @@ def _start_scheduler(settings: Settings, storage: Storage) -> asyncio.Task[None]
     return asyncio.create_task(scheduler.run_forever(settings.scheduler_tick_s))
 
 
-def create_app(settings: Settings) -> web.Application:
-    """A new application; nothing connects until it starts."""
+def create_app(settings: Settings, edge_checks: bool = True) -> web.Application:
+    """A new application; nothing connects until it starts.
+
+    ``edge_checks=False`` drops trusted documents, rate and query limits: only for
+    ``make bench`` to measure what they cost.
+    """
     app = web.Application(
         middlewares=[request_log, security_headers, authenticate], client_max_size=MAX_BODY_BYTES
     )
@@ -224,8 +228,8 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics()
     trusted = TrustedDocuments.load(settings.operations_dir)
     view = DirectoryGraphQLView(
-        Admission(trusted, settings.mutations_per_minute),
-        schema=build_schema(introspection=settings.is_dev),
+        Admission(trusted, settings.mutations_per_minute) if edge_checks else None,
+        schema=build_schema(introspection=settings.is_dev, limits=edge_checks),
         graphql_ide="graphiql" if settings.is_dev else None,
         allow_queries_via_get=False,
         subscription_protocols=(),

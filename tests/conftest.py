@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -17,9 +18,41 @@ from directory_svc.api.trusted import split_operations
 from directory_svc.app import create_app
 from directory_svc.config import Env, Settings
 from directory_svc.domain.access import Role
+from directory_svc.observability import JsonFormatter
+from directory_svc.services import seed as seed_module
 from directory_svc.storage.keys import init_keys
 from directory_svc.storage.listings import ListingRepository
 from directory_svc.storage.setup import Storage, open_storage
+
+# ---- The suite's log, for the personal-data check (tests/test_zz_logs_hold_no_personal_data.py)
+
+TEST_OUTPUT = Path(os.environ.get("TEST_OUTPUT", "test-output"))
+SUITE_LOG = TEST_OUTPUT / "suite-log.jsonl"
+SEEDED: set[tuple[int, int]] = set()
+"""(count, seed) of every demo data set a test generated: its names and numbers are searched
+for in the suite's log."""
+
+_demo_listings = seed_module.demo_listings
+
+
+def _recording_demo_listings(count: int, seed: int) -> Any:
+    SEEDED.add((count, seed))
+    return _demo_listings(count, seed)
+
+
+seed_module.demo_listings = _recording_demo_listings  # type: ignore[assignment]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Write every log line of the suite (INFO and up, as in production) as JSON."""
+    SUITE_LOG.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(SUITE_LOG, mode="w", encoding="utf-8")
+    handler.setFormatter(JsonFormatter())
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    for name in ("directory_svc", "exporters", "aiohttp"):
+        logging.getLogger(name).setLevel(logging.INFO)
 
 
 @pytest.fixture(scope="session")
