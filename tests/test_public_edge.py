@@ -1,15 +1,17 @@
 """The public edge of /graphql: trusted documents, limits, rate limit, introspection, CSP."""
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 from strawberry.extensions.validation_cache import _get_validate_cache
 
 from directory_svc.api.schema import CACHE_SIZE, MAX_DEPTH
 from directory_svc.api.trusted import TrustedDocuments
 from directory_svc.app import create_app
-from directory_svc.config import Env, Settings
+from directory_svc.config import ConfigError, Env, Settings
 from directory_svc.domain.access import Role
 from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.setup import Storage
@@ -145,3 +147,11 @@ async def test_the_form_has_a_strict_content_security_policy(api: TestClient) ->
     assert '<script type="module" src="/preferences/app.js">' in text
     config = await (await api.get("/preferences/config.json")).json()
     assert set(config["operations"]) == {d.name for d in TRUSTED.of_source("customer")}
+
+
+def test_a_missing_operations_folder_stops_the_start_up(settings: Settings, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="DIRECTORY_OPERATIONS_DIR: no operations"):
+        create_app(replace(settings, operations_dir=tmp_path))
+    (tmp_path / "broken.graphql").write_text("query Broken {")
+    with pytest.raises(ConfigError, match=r"broken\.graphql: not a valid document"):
+        create_app(replace(settings, operations_dir=tmp_path))

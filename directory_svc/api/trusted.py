@@ -13,10 +13,12 @@ from pathlib import Path
 
 from graphql.language import Visitor
 
+from directory_svc.config import ConfigError
 from graphql import (
     DocumentNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
     OperationDefinitionNode,
     OperationType,
     parse,
@@ -25,8 +27,11 @@ from graphql import (
 )
 
 
-class TrustedDocumentsError(Exception):
-    """The operations folder is not usable (raised at start-up)."""
+class TrustedDocumentsError(ConfigError):
+    """The operations folder is not usable (raised at start-up, names the variable)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"DIRECTORY_OPERATIONS_DIR: {detail}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +108,11 @@ class TrustedDocuments:
             raise TrustedDocumentsError(f"no operations in {folder}")
         documents: dict[str, TrustedDocument] = {}
         for path in files:
-            for name, (text, kind) in split_operations(path.read_text()).items():
+            try:
+                found = split_operations(path.read_text(encoding="utf-8"))
+            except (GraphQLError, KeyError, UnicodeError) as exc:
+                raise TrustedDocumentsError(f"{path.name}: not a valid document: {exc}") from None
+            for name, (text, kind) in found.items():
                 if name in documents:
                     raise TrustedDocumentsError(f"operation {name} is defined twice")
                 documents[name] = TrustedDocument(name, path.stem, text, kind)
