@@ -9,7 +9,11 @@ from aiohttp.test_utils import TestClient
 from directory_svc.app import create_app
 from directory_svc.config import Settings
 from directory_svc.domain.access import Role
-from directory_svc.domain.numbers import parse_french_number
+from directory_svc.domain.choices import Actor, Channel, Provenance
+from directory_svc.domain.history import Change
+from directory_svc.domain.listings import LineNumber
+from directory_svc.domain.numbers import LineType, parse_french_number
+from directory_svc.services.listings import create_listing
 from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.setup import Storage
 from tests.conftest import operations, run_operation, token
@@ -51,9 +55,39 @@ async def test_search_ignores_case_accents_and_hyphens(
         {"surname": shouted, "commune": target.address.insee_code, "purpose": "mail"},
         token(settings),
     )  # fmt: skip
-    assert target.id in [item["id"] for item in body["data"]["searchListings"]["listings"]]
+    edges = body["data"]["searchListings"]["edges"]
+    assert target.id in [edge["node"]["id"] for edge in edges]
     both = await _op(api, "SearchListings", {"surname": "x", "purpose": "p"}, token(settings))
     assert both["data"]["searchListings"]["rule"] == "one_of"
+
+
+async def test_search_pages_through_namesakes_and_logs_only_what_was_returned(
+    api: TestClient, storage: Storage, settings: Settings
+) -> None:
+    await seed_listings(storage.listings, 1, seed=5)
+    target = next(iter(demo_listings(1, seed=5)))
+    origin = Change("twins", Provenance(Actor.IMPORT, Channel.IMPORT, target.provenance.at, "n"))
+    for n in range(4):
+        number = LineNumber(f"+3314000000{n}", LineType.FIXED_GEOGRAPHIC)
+        twin = replace(target, id=f"twin-{n}", numbers=(number,), version=0)
+        await create_listing(storage.listings, twin, origin)
+    agent = token(settings, Role.SUPPORT, subject="pager")
+    seen: list[str] = []
+    after = None
+    for _ in range(3):
+        variables = {"surname": target.surname, "postcode": target.address.postcode,
+                     "purpose": "p", "first": 2, "after": after}  # fmt: skip
+        page = (await _op(api, "SearchListings", variables, agent))["data"]["searchListings"]
+        seen += [edge["node"]["id"] for edge in page["edges"]]
+        after = page["pageInfo"]["endCursor"]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+    assert sorted(seen) == sorted([target.id, *(f"twin-{n}" for n in range(4))])
+    assert len(seen) == len(set(seen)) == 5
+    logged = [r.listing_id for r in await storage.access_log.query(agent="pager")]
+    assert sorted(logged) == sorted(seen)  # one record per listing returned, none for others
+    too_many = await _op(api, "SearchListings", variables | {"first": 101}, agent)
+    assert too_many["data"]["searchListings"]["field"] == "first"
 
 
 async def test_lookups_are_limited_per_agent_and_never_batched(

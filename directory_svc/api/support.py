@@ -11,7 +11,7 @@ from strawberry.types import Info
 from directory_svc.api.context import Context
 from directory_svc.api.permissions import IsStaff
 from directory_svc.api.problems import NotFoundProblem, ValidationProblem
-from directory_svc.api.types import ListingType
+from directory_svc.api.types import ListingConnection, ListingType, decode_cursor
 from directory_svc.domain.errors import NotFound, ValidationError
 from directory_svc.services import support as service
 from graphql import FieldNode, GraphQLError, ValidationContext, ValidationRule
@@ -27,6 +27,11 @@ class RateLimitedProblem:
     message: str
     retry_after_seconds: int
 
+
+SearchResult = Annotated[
+    ListingConnection | ValidationProblem,
+    strawberry.union("SearchResult", description="A page of listings, or why not."),
+]
 
 LookupResult = Annotated[
     ListingsFound | ValidationProblem | RateLimitedProblem,
@@ -58,7 +63,8 @@ class SupportQueries:
 
     @strawberry.field(
         description="Listings by surname (case, accents, hyphens and spaces ignored) in a "
-        "commune (INSEE code) or a postcode; logged.",
+        "commune (INSEE code) or a postcode, `first` (1–100) at a time after cursor `after`; "
+        "each listing returned is logged.",
         permission_classes=[IsStaff],
     )
     async def search_listings(
@@ -68,16 +74,20 @@ class SupportQueries:
         purpose: str,
         commune: str | None = None,
         postcode: str | None = None,
-    ) -> LookupResult:
+        first: int = 20,
+        after: str | None = None,
+    ) -> SearchResult:
         res, who = info.context.resources, info.context.principal
         assert who is not None
         try:
-            found = await service.search_listings(
-                res.listings, res.access_log, who, surname, commune, postcode, purpose
-            )
+            position = decode_cursor(after) if after is not None else None
+            page = await service.search_listings(
+                res.listings, res.access_log, who, surname, commune, postcode, purpose,
+                first, position,
+            )  # fmt: skip
         except ValidationError as exc:
             return ValidationProblem.from_error(exc)
-        return ListingsFound(listings=[ListingType.from_domain(i) for i in found[:100]])
+        return ListingConnection.from_page(page)
 
 
 class OneLookupPerRequest(ValidationRule):

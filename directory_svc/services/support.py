@@ -17,6 +17,7 @@ from directory_svc.domain.accounts import Account
 from directory_svc.domain.errors import DomainError, ValidationError
 from directory_svc.domain.history import HistoryEntry
 from directory_svc.domain.listings import Listing
+from directory_svc.domain.pagination import MAX_PAGE_SIZE, Page
 from directory_svc.domain.projection import HomonymIndex, Projection, exclusion, project
 from directory_svc.domain.publishers import Publisher
 from directory_svc.domain.text import check_text
@@ -98,15 +99,20 @@ async def search_listings(
     insee_code: str | None,
     postcode: str | None,
     purpose: str,
-) -> list[Listing]:
-    """Listings with this surname (case, accents, hyphens ignored) in a commune or postcode."""
+    first: int = 20,
+    after: str | None = None,
+) -> Page[Listing]:
+    """Listings with this surname (case, accents, hyphens ignored) in a commune or postcode,
+    a page at a time; each listing of the page is logged as read."""
     reason = _purpose(purpose)
     check_text("surname", surname, 130, required=True)
     if (insee_code is None) == (postcode is None):
         raise ValidationError("commune", "one_of", "give either a commune or a postcode")
-    found = await repo.find_by_surname(surname, insee_code=insee_code, postcode=postcode)
-    await log.record(_records(who, "searchListings", reason, found))
-    return found
+    if not 1 <= first <= MAX_PAGE_SIZE:
+        raise ValidationError("first", "out_of_range", f"must be between 1 and {MAX_PAGE_SIZE}")
+    page = await repo.find_by_surname(surname, insee_code, postcode, first, after)
+    await log.record(_records(who, "searchListings", reason, page.items))
+    return page
 
 
 @dataclass(frozen=True, slots=True)

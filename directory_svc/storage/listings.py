@@ -107,15 +107,26 @@ class ListingRepository:
         return [self.codec.listing(d) async for d in cursor]
 
     async def find_by_surname(
-        self, surname: str, insee_code: str | None = None, postcode: str | None = None
-    ) -> list[Listing]:
-        """Listings with this normalised surname in a commune or postcode (blind index)."""
+        self,
+        surname: str,
+        insee_code: str | None = None,
+        postcode: str | None = None,
+        first: int = 100,
+        after: str | None = None,
+    ) -> Page[Listing]:
+        """Listings with this normalised surname in a commune or postcode (blind index),
+        ``first`` at a time in id order, strictly after id ``after``."""
         query: Document = {"idx.sn": self.codec.surname_index(surname)}
         if insee_code is not None:
             query["geo.insee"] = insee_code
         if postcode is not None:
             query["geo.postcode"] = postcode
-        return [self.codec.listing(d) async for d in self._col.find(query, _STATE_ONLY)]
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        cursor = self._col.find(query, _STATE_ONLY).sort("_id", ASCENDING).limit(first + 1)
+        docs = await cursor.to_list(first + 1)
+        items = [self.codec.listing(d) for d in docs[:first]]
+        return Page(items, len(docs) > first, items[-1].id if items else None)
 
     async def for_account(self, account_id: str) -> list[Listing]:
         """The listings (one per line) of an account."""
