@@ -136,6 +136,15 @@ async def test_form_saves_choices_shows_preview_and_conflicts(
     assert stored.profession == "Luthier"
     assert (await storage.listings.history(target.id))[-1].attested is True
 
+    # My history and my data.
+    await page.get_by_role("button", name="Voir l'historique de mes modifications").click()
+    await page.locator("#history li").first.wait_for()
+    assert "vous" in await page.locator("#history li").first.inner_text()
+    async with page.expect_download() as download_info:
+        await page.get_by_role("button", name="Télécharger toutes mes données (JSON)").click()
+    download = await download_info.value
+    assert download.suggested_filename.endswith(".json")
+
     # English on request.
     await page.locator("#lang").click()
     await page.get_by_role("heading", name="My directory choices").wait_for()

@@ -54,6 +54,11 @@ function applyTexts() {
   $("#lang").lang = other;
 }
 
+function when(iso) {
+  const locale = state.lang === "fr" ? "fr-FR" : "en-GB";
+  return new Intl.DateTimeFormat(locale, { dateStyle: "long", timeStyle: "short" }).format(new Date(iso));
+}
+
 function nationalNumber(e164) {
   if (!e164.startsWith("+33")) return e164;
   const d = "0" + e164.slice(3);
@@ -304,7 +309,7 @@ async function saveContent(section, id) {
 
 function renderAccesses() {
   const list = $("#accesses");
-  list.replaceChildren(...state.me.accesses.map((a) => Object.assign(document.createElement("li"), { textContent: t().access(a) })));
+  list.replaceChildren(...state.me.accesses.map((a) => Object.assign(document.createElement("li"), { textContent: t().access(a, when(a.at)) })));
   $("#accesses-empty").hidden = state.me.accesses.length > 0;
 }
 
@@ -312,7 +317,7 @@ async function showHistory() {
   try {
     const items = (await call("MyHistory")).myHistory;
     const list = $("#history");
-    list.replaceChildren(...items.map((h) => Object.assign(document.createElement("li"), { textContent: t().historyItem(h) })));
+    list.replaceChildren(...items.map((h) => Object.assign(document.createElement("li"), { textContent: t().historyItem(h, when(h.at)) })));
     list.hidden = false;
   } catch (err) { sayError(err); }
 }
