@@ -9,6 +9,7 @@ import random
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -42,11 +43,14 @@ class Server:
     def __init__(self, mode: str, env: dict[str, str]) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # The service logs one line per request: to a file, never to a pipe nobody reads
+        # (a full pipe blocks the server).
+        self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{mode}-", suffix=".log")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, str(HERE / "servers.py"), mode],
             env={**env, "DIRECTORY_PORT": str(self.port)},
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.log,
         )
 
     async def __aenter__(self) -> Server:
@@ -59,7 +63,7 @@ class Server:
                 except aiohttp.ClientError:
                     pass
                 if self.proc.poll() is not None:
-                    err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                    err = Path(self.log.name).read_text(errors="replace")
                     raise RuntimeError(f"bench server exited: {err[-500:]}")
                 await asyncio.sleep(0.1)
         raise RuntimeError("bench server did not become ready")
@@ -71,6 +75,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.log.close()
 
 
 def summary(latencies: list[float], seconds: float, errors: int) -> dict[str, float]:
