@@ -177,23 +177,39 @@ async def _full(
     tmp: Path,
     progress: Callable[[int], None] | None,
 ) -> Callable[[], Any]:
-    initial_keys, name_keys = await ctx.listings.colliding_homonym_keys()
-    homonyms, _ = await _homonyms(ctx.listings, publisher, initial_keys, name_keys)
+    # Listings whose homonym keys collide are projected last, once their whole group is
+    # known: no second query for the groups (a full scan on FerretDB), and memory holds only
+    # the colliding listings. Any other listing has no namesake: an empty index is exact.
+    initial_keys, name_keys = (set(keys) for keys in await ctx.listings.colliding_homonym_keys())
+    codec = ctx.listings.codec
+    no_namesake = HomonymIndex()
+    deferred: list[tuple[Listing, str, str]] = []
     staging = tmp.parent / f".ledger-{publisher.id}-{result.seq}.jsonl"
     with staging.open("w", encoding="utf-8") as stage:
+
+        def emit(listing: Listing, hi: str, hn: str, homonyms: HomonymIndex) -> None:
+            projection = project(listing, publisher.profile, homonyms)
+            if projection.record is None:
+                result.counts[f"excluded_{_reason(projection)}"] += 1
+                return
+            values = record_values(projection.record, publisher.number_format)
+            writer.upsert(values)
+            result.counts["upsert"] += 1
+            stage.write(json.dumps([listing.id, _digest(ctx.listings, values), hi, hn]) + "\n")
+
         async for batch in ctx.listings.stream():
             for listing in batch:
-                projection = project(listing, publisher.profile, homonyms)
-                if projection.record is None:
-                    result.counts[f"excluded_{_reason(projection)}"] += 1
-                    continue
-                values = record_values(projection.record, publisher.number_format)
-                writer.upsert(values)
-                result.counts["upsert"] += 1
-                hi, hn = ctx.listings.codec.homonym_keys(listing)
-                stage.write(json.dumps([listing.id, _digest(ctx.listings, values), hi, hn]) + "\n")
+                hi, hn = codec.homonym_keys(listing)
+                if hi in initial_keys or hn in name_keys:
+                    deferred.append((listing, hi, hn))
+                else:
+                    emit(listing, hi, hn, no_namesake)
             if progress:
                 progress(len(batch))
+        same_list = (i for i, _, _ in deferred if exclusion(i, publisher.profile) is None)
+        homonyms = HomonymIndex(same_list)
+        for listing, hi, hn in deferred:
+            emit(listing, hi, hn, homonyms)
 
     async def commit() -> None:
         sent = []

@@ -195,3 +195,37 @@ async def test_a_crash_leaves_no_visible_feed_and_the_retry_verifies(
     verify_folder(result.folder, load_public_key(keys_dir / "signing.pub"))
     runs = await seeded.runs.list("pub-a")
     assert [r["status"] for r in runs] == ["succeeded", "failed"]
+
+
+async def test_namesakes_keep_their_first_name_in_full_and_delta_feeds(
+    storage: Storage, keys_dir: Path, tmp_path: Path
+) -> None:
+    """Strict homonymy (the default): two listed namesakes in a commune (same surname and
+    initial) cannot both hide behind the initial; a listing without a namesake can."""
+    init_keys(keys_dir)
+    await seed_listings(storage.listings, 30, seed=6)
+    fixed = [i for i in demo_listings(30, seed=6) if i.line_type is LineType.FIXED_GEOGRAPHIC]
+    base, loner = fixed[0], fixed[1]
+    origin = Change("namesake", Provenance(Actor.IMPORT, Channel.IMPORT, AT, "n1"))
+    twin_number = replace(base.numbers[0], e164="+33140000077")
+    twin = replace(base, id="namesake-1", account_id="acc-namesake", version=0,
+                   first_name=base.first_name[0] + "ygrec", numbers=(twin_number,))  # fmt: skip
+    await listing_service.create_listing(storage.listings, twin, origin)
+    for listing_id in (base.id, twin.id, loner.id):
+        await _change(storage, listing_id, f"init-{listing_id[:8]}", listed=True,
+                      initial_only=True)  # fmt: skip
+    await add_publisher(storage.publishers, _publisher())
+
+    full = await export_now(storage, keys_dir, "pub-a", tmp_path, full=True)
+    by_id = {r["entry_id"]: r for r in _records(full.folder)}
+    assert by_id[base.id]["first_name"] == base.first_name  # namesake: not masked
+    assert by_id[twin.id]["first_name"] == twin.first_name
+    assert by_id[loner.id]["first_name"] == f"{loner.first_name[0]}."
+    assert by_id[base.id]["flag_initial_only"] in ("1", "true", "True")  # the flag travels
+
+    # The twin leaves: in the next delta the base entry is masked again.
+    await _change(storage, twin.id, "twin-unlists", listed=False)
+    delta = await export_now(storage, keys_dir, "pub-a", tmp_path)
+    changed = {r["entry_id"]: r for r in _records(delta.folder)}
+    assert changed[twin.id]["action"] == "delete"
+    assert changed[base.id]["first_name"] == f"{base.first_name[0]}."

@@ -15,6 +15,7 @@ writer that re-claims a released version finds the listing moved on and gets a c
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -165,16 +166,19 @@ class ListingRepository:
 
     async def colliding_homonym_keys(self) -> tuple[list[str], list[str]]:
         """Initial keys and name keys held by more than one listing (a pre-filter only)."""
-        found: list[list[str]] = []
-        for field in ("idx.hi", "idx.hn"):
+
+        async def colliding(field: str) -> list[str]:
             pipeline: list[Document] = [
                 {"$match": {"choices.listed": True}},
                 {"$group": {"_id": f"${field}", "n": {"$sum": 1}}},
                 {"$match": {"n": {"$gt": 1}}},
             ]
             cursor = await self._col.aggregate(pipeline)
-            found.append([d["_id"] async for d in cursor])
-        return found[0], found[1]
+            return [d["_id"] async for d in cursor]
+
+        # Two independent scans: side by side (each is a collection scan on FerretDB).
+        initial, name = await asyncio.gather(colliding("idx.hi"), colliding("idx.hn"))
+        return initial, name
 
     async def terminated_before(self, cutoff: datetime) -> list[str]:
         """Ids of terminated, not yet purged listings last changed before ``cutoff``."""
