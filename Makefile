@@ -10,7 +10,7 @@ DEMO_LISTINGS ?= 500
 export DIRECTORY_PORT ?= 8080
 export DIRECTORY_KEYS_DIR ?= $(CURDIR)/.keys
 
-.PHONY: run test lint format schema ferretdb venv clean help bench
+.PHONY: run test lint format schema ferretdb venv clean help bench explain
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -36,6 +36,9 @@ run: venv ferretdb  ## set everything up (dev keys in .keys/), seed demo data if
 
 test: venv ferretdb  ## run the whole suite against a throw-away local FerretDB
 	$(PY) scripts/localdb.py --temp -- $(BIN)/pytest $(PYTEST_ARGS)
+
+explain: venv ferretdb  ## the server's plan for the support look-ups (docs/indexes.md)
+	$(PY) scripts/localdb.py --temp -- $(PY) bench/explain.py
 
 bench: venv ferretdb  ## benchmarks against a throw-away FerretDB (BENCH_LISTINGS=200000): bench/results.json, docs/performance.md
 	$(PY) scripts/localdb.py --temp -- $(PY) bench/run.py

@@ -61,11 +61,14 @@ class ListingRepository:
     async def ensure_indexes(self) -> None:
         """Create the look-up indexes (idempotent; run at start-up)."""
         await self._col.create_index([("idx.num", ASCENDING)], name="by_number")
+        # Surname search pages in _id order: the index serves both the match and the order.
         await self._col.create_index(
-            [("idx.sn", ASCENDING), ("geo.insee", ASCENDING)], name="by_surname_commune"
+            [("idx.sn", ASCENDING), ("geo.insee", ASCENDING), ("_id", ASCENDING)],
+            name="by_surname_commune_id",
         )
         await self._col.create_index(
-            [("idx.sn", ASCENDING), ("geo.postcode", ASCENDING)], name="by_surname_postcode"
+            [("idx.sn", ASCENDING), ("geo.postcode", ASCENDING), ("_id", ASCENDING)],
+            name="by_surname_postcode_id",
         )
         await self._col.create_index([("kid", ASCENDING)], name="by_key")
         await self._col.create_index([("acc", ASCENDING)], name="by_account")
