@@ -216,6 +216,27 @@ async def api_figures(
             )
         figures["lookup"] = lookups
 
+        step("surname searches through the full stack and the bare handler (16 clients)")
+
+        async def full_search(session: aiohttp.ClientSession, n: int) -> None:
+            item = listings[rng.randrange(len(listings))]
+            variables = {"surname": item.surname, "commune": item.address.insee_code,
+                         "purpose": "bench"}  # fmt: skip
+            await post_graphql(session, full.url, "SearchListings", variables, support)
+
+        async def bare_search(session: aiohttp.ClientSession, n: int) -> None:
+            item = listings[rng.randrange(len(listings))]
+            params = {"surname": item.surname, "commune": item.address.insee_code}
+            async with session.get(f"{bare.url}/search", params=params) as r:
+                if r.status != 200:
+                    raise RuntimeError("bare search failed")
+                await r.read()
+
+        f = await load(full_search, 16, per_level)
+        b = await load(bare_search, 16, per_level)
+        figures["search"] = {"full": f, "bare": b, "ratio": f["rps"] / b["rps"], "clients": 16}
+        step(f"  {f['rps']:.1f}/s vs bare {b['rps']:.1f}/s, p99 {f['p99_ms']:.0f} ms")
+
         step("preference changes through the full stack vs a bare update_one")
         writers = listings[: min(32, len(listings) // 4)]
         bare_writers = listings[-len(writers) :]
@@ -373,6 +394,14 @@ def report_lines(api: dict[str, Any] | None) -> list[str]:
             f"{f['p50_ms']:.0f}/{f['p99_ms']:.0f} | bare handler {b['rps']:,.1f}; "
             f"{b['p50_ms']:.0f}/{b['p99_ms']:.0f} | {fig['ratio']:.2f} | {target} | "
             f"{'yes' if met else 'no'} |"
+        )
+    if "search" in api:
+        fig = api["search"]
+        f, b = fig["full"], fig["bare"]
+        rows.append(
+            f"| searchListings, 16 clients (req/s; p50/p99 ms) | {f['rps']:,.1f}; "
+            f"{f['p50_ms']:.0f}/{f['p99_ms']:.0f} | bare handler {b['rps']:,.1f}; "
+            f"{b['p50_ms']:.0f}/{b['p99_ms']:.0f} | {fig['ratio']:.2f} | (none set) | — |"
         )
     c = api["change"]
     rows.append(

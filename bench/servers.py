@@ -58,6 +58,20 @@ async def lookup(request: web.Request) -> web.Response:
     )  # fmt: skip
 
 
+async def search(request: web.Request) -> web.Response:
+    """The first page of a surname search in a commune, as SearchListings answers it."""
+    storage = request.app[STORAGE]
+    page = await storage.listings.find_by_surname(
+        request.query["surname"], request.query["commune"], None, 20, None
+    )
+    edges = [{"cursor": i.id, "node": listing_json(i)} for i in page.items]
+    return web.json_response(
+        {"data": {"searchListings": {"__typename": "ListingConnection", "edges": edges,
+                                     "pageInfo": {"hasNextPage": page.has_next,
+                                                  "endCursor": page.last_key}}}}
+    )  # fmt: skip
+
+
 async def update(request: web.Request) -> web.Response:
     """One plain ``update_one`` of a listing's whole state (same shape as a change writes)."""
     storage, listing_id = request.app[STORAGE], request.query["id"]
@@ -85,6 +99,7 @@ def bare_app() -> web.Application:
 
     app = web.Application()
     app.router.add_get("/lookup", lookup)
+    app.router.add_get("/search", search)
     app.router.add_post("/update", update)
     app.router.add_get("/readyz", ready)
     app[STATES] = {}
