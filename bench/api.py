@@ -6,134 +6,21 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from bench.load import Server, load, post_graphql, summary
 from directory_svc.api.auth import create_dev_keys, mint_dev_token
-from directory_svc.api.trusted import TrustedDocuments
-from directory_svc.config import OPERATIONS_DIR, Env, Settings
+from directory_svc.config import Env, Settings
 from directory_svc.domain.access import Role
 from directory_svc.domain.listings import Listing
 from directory_svc.domain.numbers import parse_french_number
 from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.setup import open_storage
-
-HERE = Path(__file__).resolve().parent
-DOCS = TrustedDocuments.load(OPERATIONS_DIR)
-Call = Callable[[aiohttp.ClientSession, int], Awaitable[None]]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """One child-process server (see bench/servers.py), ready when started."""
-
-    def __init__(self, mode: str, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        # The service logs one line per request: to a file, never to a pipe nobody reads
-        # (a full pipe blocks the server).
-        self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{mode}-", suffix=".log")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "servers.py"), mode],
-            env={**env, "DIRECTORY_PORT": str(self.port)},
-            stdout=subprocess.DEVNULL,
-            stderr=self.log,
-        )
-
-    async def __aenter__(self) -> Server:
-        async with aiohttp.ClientSession() as s:
-            for _ in range(300):
-                try:
-                    async with s.get(f"{self.url}/readyz") as r:
-                        if r.status == 200:
-                            return self
-                except aiohttp.ClientError:
-                    pass
-                if self.proc.poll() is not None:
-                    err = Path(self.log.name).read_text(errors="replace")
-                    raise RuntimeError(f"bench server exited: {err[-500:]}")
-                await asyncio.sleep(0.1)
-        raise RuntimeError("bench server did not become ready")
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-
-
-def summary(latencies: list[float], seconds: float, errors: int) -> dict[str, float]:
-    """Requests per second and latency percentiles (ms)."""
-    ordered = sorted(latencies)
-
-    def pct(p: float) -> float:
-        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000 if ordered else 0.0
-
-    return {
-        "rps": len(latencies) / seconds if seconds else 0.0,
-        "p50_ms": pct(0.5),
-        "p99_ms": pct(0.99),
-        "requests": len(latencies),
-        "errors": errors,
-    }
-
-
-async def load(call: Call, clients: int, total: int, warmup: int = 10) -> dict[str, float]:
-    """``total`` calls spread over ``clients`` concurrent workers (after a warm-up)."""
-    latencies: list[float] = []
-    errors = 0
-    connector = aiohttp.TCPConnector(limit=clients)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        for n in range(warmup):
-            await call(session, n)
-        queue = iter(range(total))
-
-        async def worker() -> None:
-            nonlocal errors
-            for n in queue:
-                start = time.perf_counter()
-                try:
-                    await call(session, n)
-                except Exception:
-                    errors += 1
-                    continue
-                latencies.append(time.perf_counter() - start)
-
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        elapsed = time.perf_counter() - start
-    return summary(latencies, elapsed, errors)
-
-
-async def post_graphql(
-    session: aiohttp.ClientSession, url: str, name: str, variables: dict[str, Any], bearer: str
-) -> dict[str, Any]:
-    """Send a trusted operation; raise on anything but a data answer."""
-    body = {"query": DOCS.by_name(name).text, "operationName": name, "variables": variables}
-    headers = {"Authorization": f"Bearer {bearer}"}
-    async with session.post(f"{url}/graphql", json=body, headers=headers) as resp:
-        if resp.status != 200:
-            raise RuntimeError(f"{name}: HTTP {resp.status}")
-        data: dict[str, Any] = await resp.json()
-    if data.get("errors"):
-        raise RuntimeError(f"{name}: {data['errors'][0]['message']}")
-    return data["data"]
 
 
 def choices_input(item: Listing, version: int, n: int) -> dict[str, Any]:
@@ -377,49 +264,3 @@ async def verify_no_lost_update(
             lost += 1
     await storage.close()
     mixed["lost_updates"] = lost
-
-
-def report_lines(api: dict[str, Any] | None) -> list[str]:
-    """Rows of the API figures for docs/performance.md."""
-    if not api:
-        return []
-    rows = []
-    for clients, fig in api["lookup"].items():
-        f, b = fig["full"], fig["bare"]
-        target, met = "≥ 0.5", fig["ratio"] >= 0.5
-        if clients == "16":
-            target, met = "≥ 0.5 and p99 ≤ 25 ms", met and f["p99_ms"] <= 25
-        rows.append(
-            f"| lookupByNumber, {clients} client(s) (req/s; p50/p99 ms) | {f['rps']:,.1f}; "
-            f"{f['p50_ms']:.0f}/{f['p99_ms']:.0f} | bare handler {b['rps']:,.1f}; "
-            f"{b['p50_ms']:.0f}/{b['p99_ms']:.0f} | {fig['ratio']:.2f} | {target} | "
-            f"{'yes' if met else 'no'} |"
-        )
-    if "search" in api:
-        fig = api["search"]
-        f, b = fig["full"], fig["bare"]
-        rows.append(
-            f"| searchListings, 16 clients (req/s; p50/p99 ms) | {f['rps']:,.1f}; "
-            f"{f['p50_ms']:.0f}/{f['p99_ms']:.0f} | bare handler {b['rps']:,.1f}; "
-            f"{b['p50_ms']:.0f}/{b['p99_ms']:.0f} | {fig['ratio']:.2f} | (none set) | — |"
-        )
-    c = api["change"]
-    rows.append(
-        f"| preference change, {c['clients']} clients (writes/s) | {c['full']['rps']:,.0f} | "
-        f"bare update_one {c['bare']['rps']:,.0f} | {c['ratio']:.2f} | ≥ 0.4 | "
-        f"{'yes' if c['ratio'] >= 0.4 else 'no'} |"
-    )
-    m = api["me"]
-    rows.append(
-        f"| `me` with edge checks, 16 clients (req/s) | {m['checked']['rps']:,.1f} | "
-        f"without checks {m['unchecked']['rps']:,.1f} | cost {m['cost']:.1%} | cost < 10% | "
-        f"{'yes' if m['cost'] < 0.10 else 'no'} |"
-    )
-    x = api["mixed"]
-    rows.append(
-        f"| mixed load, 50 clients (req/s; p99 ms) | {x['rps']:,.1f}; {x['p99_ms']:.0f} | — | — | "
-        f"0 errors, 0 lost updates | errors {x['errors']}, lost {x['lost_updates']} "
-        f"({x['changes_acknowledged']} changes): "
-        f"{'yes' if x['errors'] == 0 and x['lost_updates'] == 0 else 'no'} |"
-    )
-    return rows

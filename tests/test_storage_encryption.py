@@ -63,4 +63,4 @@ async def test_surname_search_ignores_case_accents_and_hyphens(repo: ListingRepo
     target = list(demo_listings(60, seed=4))[3]
     shouted = target.surname.upper().replace("-", " ")
     found = await repo.find_by_surname(shouted, insee_code=target.address.insee_code)
-    assert target.id in [item.id for item in found]
+    assert target.id in [item.id for item in found.items]

@@ -10,7 +10,8 @@ from directory_svc.domain.choices import Actor, Channel, Provenance
 from directory_svc.domain.history import Change
 from directory_svc.domain.listings import Listing, Status
 from directory_svc.services.listings import change_listing
-from directory_svc.storage.listings import ListingRepository, purge
+from directory_svc.storage.listings import ListingRepository
+from directory_svc.storage.purge import purge
 
 
 async def terminate_line(

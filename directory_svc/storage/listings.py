@@ -1,8 +1,9 @@
-"""Repository of listings: current state plus its append-only history, in one document.
+"""Writes of listings: current state plus its append-only history, in one document (the
+queries are in ``listing_reads``, erasure in ``purge``).
 
-Every change is one ``update_one`` on ``{_id, v}`` that sets the new state and pushes its
-history entry: single-document atomicity, no transaction needed. A retried change (same
-change id) is recognised and not applied twice.
+Every change is one ``update_one`` on ``_id`` (under the version claim below) that sets the
+new state and pushes its history entry: single-document atomicity, no transaction needed.
+A retried change (same change id) is recognised and not applied twice.
 
 Compare-and-set: FerretDB 1.24 evaluates an update's filter and then writes by ``_id``
 without re-checking it, so two concurrent updates filtered on the same version can both
@@ -15,7 +16,6 @@ writer that re-claims a released version finds the listing moved on and gets a c
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -31,17 +31,15 @@ from directory_svc.domain.history import (
     HistoryEntry,
     chain_hash,
     diff,
-    redact_values,
 )
-from directory_svc.domain.listings import Listing, redact
-from directory_svc.domain.pagination import Page
+from directory_svc.domain.listings import Listing
 from directory_svc.storage.documents import Document, ListingCodec
+from directory_svc.storage.listing_reads import STATE_ONLY, ListingReads
 
 COLLECTION = "listings"
 CLAIMS = "listing_claims"
 STALE_CLAIM_S = 60
 DUPLICATE_KEY = 11000
-_STATE_ONLY = {"history": 0}
 
 
 def now_ms() -> datetime:
@@ -50,7 +48,7 @@ def now_ms() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-class ListingRepository:
+class ListingRepository(ListingReads):
     """Reads and writes listings; callers see domain objects only."""
 
     def __init__(self, db: AsyncDatabase[Document], codec: ListingCodec) -> None:
@@ -78,123 +76,9 @@ class ListingRepository:
 
     # Reads
 
-    async def get(self, listing_id: str) -> Listing | None:
-        """The listing with this id, or ``None``."""
-        doc = await self._col.find_one({"_id": listing_id}, _STATE_ONLY)
-        return None if doc is None else self.codec.listing(doc)
-
-    async def get_many(self, ids: list[str]) -> list[Listing]:
-        """The listings among ``ids`` that exist."""
-        cursor = self._col.find({"_id": {"$in": ids}}, _STATE_ONLY)
-        return [self.codec.listing(d) async for d in cursor]
-
-    async def history(self, listing_id: str) -> list[HistoryEntry]:
-        """The listing's history, oldest first (empty when there is no such listing)."""
-        doc = await self._col.find_one({"_id": listing_id}, {"history": 1})
-        if doc is None:
-            return []
-        return [self.codec.history_entry(listing_id, e) for e in doc.get("history", [])]
-
-    async def page(self, first: int, after: str | None) -> Page[Listing]:
-        """Up to ``first`` listings ordered by id, strictly after id ``after``."""
-        query: Document = {} if after is None else {"_id": {"$gt": after}}
-        cursor = self._col.find(query, _STATE_ONLY).sort("_id", ASCENDING).limit(first + 1)
-        docs = await cursor.to_list(first + 1)
-        items = [self.codec.listing(d) for d in docs[:first]]
-        return Page(
-            items=items, has_next=len(docs) > first, last_key=items[-1].id if items else None
-        )
-
-    async def find_by_number(self, e164: str) -> list[Listing]:
-        """Listings showing this number (blind-index look-up, no scan)."""
-        cursor = self._col.find({"idx.num": self.codec.number_index(e164)}, _STATE_ONLY)
-        return [self.codec.listing(d) async for d in cursor]
-
-    async def find_by_surname(
-        self,
-        surname: str,
-        insee_code: str | None = None,
-        postcode: str | None = None,
-        first: int = 100,
-        after: str | None = None,
-    ) -> Page[Listing]:
-        """Listings with this normalised surname in a commune or postcode (blind index),
-        ``first`` at a time in id order, strictly after id ``after``."""
-        query: Document = {"idx.sn": self.codec.surname_index(surname)}
-        if insee_code is not None:
-            query["geo.insee"] = insee_code
-        if postcode is not None:
-            query["geo.postcode"] = postcode
-        if after is not None:
-            query["_id"] = {"$gt": after}
-        cursor = self._col.find(query, _STATE_ONLY).sort("_id", ASCENDING).limit(first + 1)
-        docs = await cursor.to_list(first + 1)
-        items = [self.codec.listing(d) for d in docs[:first]]
-        return Page(items, len(docs) > first, items[-1].id if items else None)
-
-    async def for_account(self, account_id: str) -> list[Listing]:
-        """The listings (one per line) of an account."""
-        cursor = self._col.find({"acc": account_id}, _STATE_ONLY).sort("_id", ASCENDING)
-        return [self.codec.listing(d) async for d in cursor]
-
-    async def stream(self, batch: int = 500) -> AsyncIterator[list[Listing]]:
-        """Every listing, in id order, a batch at a time (memory does not grow with size).
-
-        One cursor for the whole scan: keyset pages (``_id > last`` + sort + limit) make
-        FerretDB re-read the collection for every page (measured: 9× slower at 5,000).
-        """
-        cursor = self._col.find({}, _STATE_ONLY).sort("_id", ASCENDING).batch_size(batch)
-        chunk: list[Listing] = []
-        async for doc in cursor:
-            chunk.append(self.codec.listing(doc))
-            if len(chunk) == batch:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
-
-    async def changed_since(self, since: datetime) -> list[Listing]:
-        """Listings written at or after ``since``."""
-        cursor = self._col.find({"updated_at": {"$gte": since}}, _STATE_ONLY)
-        return [self.codec.listing(d) async for d in cursor]
-
-    async def in_homonym_groups(
-        self, initial_keys: list[str], name_keys: list[str]
-    ) -> list[Listing]:
-        """Listings sharing a commune + surname + initial, or a commune + full name, key."""
-        query: Document = {
-            "$or": [{"idx.hi": {"$in": initial_keys}}, {"idx.hn": {"$in": name_keys}}]
-        }
-        return [self.codec.listing(d) async for d in self._col.find(query, _STATE_ONLY)]
-
-    async def colliding_homonym_keys(self) -> tuple[list[str], list[str]]:
-        """Initial keys and name keys held by more than one listing (a pre-filter only)."""
-
-        async def colliding(field: str) -> list[str]:
-            pipeline: list[Document] = [
-                {"$match": {"choices.listed": True}},
-                {"$group": {"_id": f"${field}", "n": {"$sum": 1}}},
-                {"$match": {"n": {"$gt": 1}}},
-            ]
-            cursor = await self._col.aggregate(pipeline)
-            return [d["_id"] async for d in cursor]
-
-        # Two independent scans: side by side (each is a collection scan on FerretDB).
-        initial, name = await asyncio.gather(colliding("idx.hi"), colliding("idx.hn"))
-        return initial, name
-
-    async def terminated_before(self, cutoff: datetime) -> list[str]:
-        """Ids of terminated, not yet purged listings last changed before ``cutoff``."""
-        query = {"status": "terminated", "purged": {"$ne": True}, "updated_at": {"$lt": cutoff}}
-        return [d["_id"] async for d in self._col.find(query, {"_id": 1})]
-
     async def drop_claim(self, listing_id: str, version: int) -> None:
         """Forget the claim of a version that is now in the past."""
         await self._claims.delete_one({"_id": f"{listing_id}:{version}"})
-
-    async def count(self) -> int:
-        """How many listings are stored."""
-        return await self._col.count_documents({})
 
     async def raw_documents(self) -> AsyncIterator[Document]:
         """Every stored document as is (for maintenance and audits)."""
@@ -239,7 +123,7 @@ class ListingRepository:
             await self._col.insert_one(doc)
         except DuplicateKeyError:
             existing = await self._col.find_one(
-                {"_id": listing.id, "history.change_id": change.change_id}, _STATE_ONLY
+                {"_id": listing.id, "history.change_id": change.change_id}, STATE_ONLY
             )
             if existing is None:
                 raise AlreadyExists("listing") from None
@@ -271,7 +155,7 @@ class ListingRepository:
         ``VersionConflict`` (with the current state) or ``NotFound``; a retry of an
         applied change returns the current state without applying it again.
         """
-        doc = await self._col.find_one({"_id": new.id}, _STATE_ONLY)
+        doc = await self._col.find_one({"_id": new.id}, STATE_ONLY)
         if doc is None:
             raise NotFound("listing")
         current = self.codec.listing(doc)
@@ -375,49 +259,3 @@ class ListingRepository:
     async def count_under(self, kid: str) -> int:
         """How many listings use key ``kid``."""
         return await self._col.count_documents({"kid": kid})
-
-
-async def purge(repo: ListingRepository, listing_id: str, change: Change) -> bool:
-    """Erase a terminated listing's personal data, in its state and its history.
-
-    The history is re-chained over the redacted values and ends with a ``purged`` entry, so
-    ``history verify`` still holds; choices, consents and provenance remain as proof.
-    Returns False when the listing changed meanwhile (try again later).
-    """
-    doc = await repo.raw(listing_id)
-    if doc is None or doc.get("purged"):
-        return False
-    version = int(doc["v"])
-    if not await repo.claim(listing_id, version + 1, change.change_id):
-        return False
-    codec = repo.codec
-    current = codec.listing(doc)
-    key = codec.cipher.keys.history_key
-    entries = [codec.history_entry(listing_id, e) for e in doc.get("history", [])]
-    prev = GENESIS
-    rewritten = []
-    for e in entries:
-        before, after = redact_values(e.before), redact_values(e.after)
-        digest = chain_hash(key, prev, e.seq, codec.change_of(e), e.at, before, after)
-        rewritten.append(replace(e, before=before, after=after, prev_hash=prev, hash=digest))
-        prev = digest
-    purged = replace(redact(current), version=version + 1, updated_at=now_ms())
-    at = now_ms()
-    marker = {"purged": True}
-    digest = chain_hash(key, prev, version + 1, change, at, {}, marker)
-    rewritten.append(
-        HistoryEntry(version + 1, change.change_id, at, change.provenance, change.reason,
-                     False, {}, marker, prev, digest)
-    )  # fmt: skip
-    new_doc = {
-        "_id": listing_id,
-        **codec.state(purged),
-        "history": [codec.entry(listing_id, e) for e in rewritten],
-        "head": digest,
-        "purged": True,
-    }
-    new_doc["idx"] = {"num": [], "sn": "", "hi": "", "hn": ""}
-    if not await repo.replace_raw(new_doc, version):
-        return False
-    await repo.drop_claim(listing_id, version)
-    return True

@@ -1,0 +1,143 @@
+"""``docs/performance.md`` from ``bench/results.json``: figures, baselines, what limits them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def report_lines(api: dict[str, Any] | None) -> list[str]:
+    """Rows of the API figures for docs/performance.md."""
+    if not api:
+        return []
+    rows = []
+    for clients, fig in api["lookup"].items():
+        f, b = fig["full"], fig["bare"]
+        target, met = "≥ 0.5", fig["ratio"] >= 0.5
+        if clients == "16":
+            target, met = "≥ 0.5 and p99 ≤ 25 ms", met and f["p99_ms"] <= 25
+        rows.append(
+            f"| lookupByNumber, {clients} client(s) (req/s; p50/p99 ms) | {f['rps']:,.1f}; "
+            f"{f['p50_ms']:.0f}/{f['p99_ms']:.0f} | bare handler {b['rps']:,.1f}; "
+            f"{b['p50_ms']:.0f}/{b['p99_ms']:.0f} | {fig['ratio']:.2f} | {target} | "
+            f"{'yes' if met else 'no'} |"
+        )
+    if "search" in api:
+        fig = api["search"]
+        f, b = fig["full"], fig["bare"]
+        rows.append(
+            f"| searchListings, 16 clients (req/s; p50/p99 ms) | {f['rps']:,.1f}; "
+            f"{f['p50_ms']:.0f}/{f['p99_ms']:.0f} | bare handler {b['rps']:,.1f}; "
+            f"{b['p50_ms']:.0f}/{b['p99_ms']:.0f} | {fig['ratio']:.2f} | (none set) | — |"
+        )
+    c = api["change"]
+    rows.append(
+        f"| preference change, {c['clients']} clients (writes/s) | {c['full']['rps']:,.0f} | "
+        f"bare update_one {c['bare']['rps']:,.0f} | {c['ratio']:.2f} | ≥ 0.4 | "
+        f"{'yes' if c['ratio'] >= 0.4 else 'no'} |"
+    )
+    m = api["me"]
+    rows.append(
+        f"| `me` with edge checks, 16 clients (req/s) | {m['checked']['rps']:,.1f} | "
+        f"without checks {m['unchecked']['rps']:,.1f} | cost {m['cost']:.1%} | cost < 10% | "
+        f"{'yes' if m['cost'] < 0.10 else 'no'} |"
+    )
+    x = api["mixed"]
+    rows.append(
+        f"| mixed load, 50 clients (req/s; p99 ms) | {x['rps']:,.1f}; {x['p99_ms']:.0f} | — | — | "
+        f"0 errors, 0 lost updates | errors {x['errors']}, lost {x['lost_updates']} "
+        f"({x['changes_acknowledged']} changes): "
+        f"{'yes' if x['errors'] == 0 and x['lost_updates'] == 0 else 'no'} |"
+    )
+    return rows
+
+
+def write_report(results: dict[str, Any]) -> None:
+    f = results["figures"]
+    sizes = sorted(int(k.split("_")[-1]) for k in f if k.startswith("full_export_"))
+    lines = [
+        "# Performance",
+        "",
+        f"Measured by `make bench` on {results['date']} — {results['machine']};",
+        f"{results['database']}. Every figure is next to its baseline from the same run",
+        "(absolute numbers on a shared 2-core machine are noise; ratios are what we track).",
+        "Numbers come from `bench/results.json`.",
+        "",
+        "| figure | value | baseline | ratio | target | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    api = f.get("api")
+    if api:
+        lines[-2:-2] = [
+            f"API figures on {api['listings']:,} listings (see below why not more).",
+            "",
+        ]
+    lines += report_lines(api)
+    for size in sizes:
+        fig = f[f"full_export_{size}"]
+        lines.append(
+            f"| full export, {size:,} listings (records/s) | {fig['records_per_s']:,.0f} | "
+            f"raw scan {fig['baseline_raw_scan_per_s']:,.0f}/s | {fig['ratio']:.2f} | ≥ 0.5 | "
+            f"{'yes' if fig['ratio'] >= 0.5 else 'no'} |"
+        )
+    if "memory_growth" in f and len(sizes) == 2:
+        small, big = sizes
+        fs, fb, m = f[f"full_export_{small}"], f[f"full_export_{big}"], f["memory_growth"]
+        lines.append(
+            f"| peak memory of a full export (MB) | {fb['peak_rss_mb']:.0f} at {big:,} | "
+            f"{fs['peak_rss_mb']:.0f} at {small:,} | {m['ratio']:.2f} | ≤ 1.2 | "
+            f"{'yes' if m['ratio'] <= 1.2 else 'no'} |"
+        )
+    if "delta_export" in f:
+        d = f["delta_export"]
+        lines.append(
+            f"| delta export, {d['changed']:,} changed (0.5%) (s) | {d['seconds']:.1f} | "
+            f"full {d['full_seconds']:.1f} s | {d['time_ratio']:.3f} | ≤ 0.10 | "
+            f"{'yes' if d['time_ratio'] <= 0.10 else 'no'} |"
+        )
+    lines += [
+        "",
+        "## What limits these numbers (profiled)",
+        "",
+        "- **FerretDB 1.24 on SQLite uses no index.** `explain` shows `SCAN` for every query;",
+        "  only `_id` equality is pushed down to SQL (0.27 s at 20,000 listings) and any other",
+        "  filter is evaluated in Go after reading the whole collection (3–4 s at 20,000). A",
+        "  delta therefore costs a few full scans whatever the number of changes; on MongoDB",
+        "  the same queries use the indexes created at start-up.",
+        "- **Profile of the slowest path** (the full export; `bench/profile_export.py`,",
+        "  pyinstrument in async mode, 5,000 listings): 7.1 s wall, of which 0.5 s CPU in our",
+        "  process (decrypting and decoding 0.14 s, projection and CSV the rest); the rest is",
+        "  waiting for FerretDB: the two aggregations that find colliding homonym keys (3.2 s,",
+        "  each a scan that decodes every document), the query for the members of those groups",
+        "  (1.6 s) and the stream itself (1.9 s). The bare raw scan takes 1.1 s.",
+        "- Changed because of it: group members are no longer fetched by a separate query;",
+        "  listings whose keys collide are set aside during the stream and projected at the",
+        "  end, once their group is complete (memory holds only those); the two aggregations",
+        "  run side by side. Earlier profiles led to one cursor for the whole scan instead of",
+        "  keyset pages (9× faster at 5,000), the delta down to two listing and two ledger",
+        "  queries, and version updates filtered on `_id` only under the version claim",
+        "  (3.2 s → 0.3 s per change at 20,000).",
+        "- What is left is three scans where MongoDB would use the `idx.hi`/`idx.hn` indexes",
+        "  for the aggregations (covered) and one scan for the stream: the export's ratio to",
+        "  a bare scan cannot pass about 0.33 on FerretDB.",
+        "- **Look-ups, `me` and the mixed load are bound by the same scans.** A look-up by",
+        "  number is one `idx.num` query: on FerretDB it reads and decodes every listing",
+        "  document (about 0.2 ms each, history included), so the bare handler itself manages",
+        "  only a few look-ups per second and its latency grows with the directory size; the",
+        "  full stack (token, GraphQL, decryption, access-log insert) stays close to it, which",
+        "  is what the ratio shows. The p99 target (25 ms at 16 clients) needs the index:",
+        "  `_id` equality is the one query FerretDB pushes to SQL, and even that is a `SCAN`",
+        "  (22 ms at 20,000 documents against 216 ms for another field). This is why the API",
+        "  figures use `BENCH_API_LISTINGS` (default 2,000) listings: at 200,000 one look-up",
+        "  takes seconds on FerretDB, on MongoDB it is an index seek.",
+        "- `me` also reads the account's listings, their homonym groups (for the preview) and",
+        "  the access log: three more scans. The edge checks (trusted document, limits,",
+        "  rate limit) cost well under the noise of those scans.",
+        "",
+        "The default run (`BENCH_LISTINGS=200000`) takes about an hour on FerretDB: each of",
+        "the 1,000 changes of the delta step costs `_id` scans of 200,000 documents.",
+        "",
+    ]
+    (ROOT / "docs" / "performance.md").write_text("\n".join(lines))

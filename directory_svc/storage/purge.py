@@ -1,0 +1,55 @@
+"""Erasing a terminated listing's personal data while keeping its proof (retention)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from directory_svc.domain.history import GENESIS, Change, HistoryEntry, chain_hash, redact_values
+from directory_svc.domain.listings import redact
+from directory_svc.storage.listings import ListingRepository, now_ms
+
+
+async def purge(repo: ListingRepository, listing_id: str, change: Change) -> bool:
+    """Erase a terminated listing's personal data, in its state and its history.
+
+    The history is re-chained over the redacted values and ends with a ``purged`` entry, so
+    ``history verify`` still holds; choices, consents and provenance remain as proof.
+    Returns False when the listing changed meanwhile (try again later).
+    """
+    doc = await repo.raw(listing_id)
+    if doc is None or doc.get("purged"):
+        return False
+    version = int(doc["v"])
+    if not await repo.claim(listing_id, version + 1, change.change_id):
+        return False
+    codec = repo.codec
+    current = codec.listing(doc)
+    key = codec.cipher.keys.history_key
+    entries = [codec.history_entry(listing_id, e) for e in doc.get("history", [])]
+    prev = GENESIS
+    rewritten = []
+    for e in entries:
+        before, after = redact_values(e.before), redact_values(e.after)
+        digest = chain_hash(key, prev, e.seq, codec.change_of(e), e.at, before, after)
+        rewritten.append(replace(e, before=before, after=after, prev_hash=prev, hash=digest))
+        prev = digest
+    purged = replace(redact(current), version=version + 1, updated_at=now_ms())
+    at = now_ms()
+    marker = {"purged": True}
+    digest = chain_hash(key, prev, version + 1, change, at, {}, marker)
+    rewritten.append(
+        HistoryEntry(version + 1, change.change_id, at, change.provenance, change.reason,
+                     False, {}, marker, prev, digest)
+    )  # fmt: skip
+    new_doc = {
+        "_id": listing_id,
+        **codec.state(purged),
+        "history": [codec.entry(listing_id, e) for e in rewritten],
+        "head": digest,
+        "purged": True,
+    }
+    new_doc["idx"] = {"num": [], "sn": "", "hi": "", "hn": ""}
+    if not await repo.replace_raw(new_doc, version):
+        return False
+    await repo.drop_claim(listing_id, version)
+    return True
