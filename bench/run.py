@@ -90,12 +90,15 @@ def export_process(env: dict[str, str], out: Path, full: bool) -> dict[str, Any]
     if full:
         args.append("--full")
     start = time.perf_counter()
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    output = proc.stdout.read().decode() if proc.stdout else ""
-    if status != 0:
-        raise RuntimeError(f"export failed: {output}")
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=errors)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        output = proc.stdout.read().decode() if proc.stdout else ""
+        if status != 0:
+            errors.seek(0)
+            tail = errors.read().decode(errors="replace")[-1500:]
+            raise RuntimeError(f"export failed: {output}\n{tail}")
     return {"seconds": elapsed, "peak_rss_mb": usage.ru_maxrss / 1024, "output": output.strip()}
 
 

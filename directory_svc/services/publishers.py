@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import pymongo
 from croniter import croniter
 
 from directory_svc.domain.communes import INSEE_CODE
@@ -83,6 +84,10 @@ async def disable_publisher(repo: PublisherRepository, publisher_id: str) -> Pub
     )
 
 
+EXPORT_DEADLINE_S = 6 * 3600
+"""Longest an export may spend on the database (all its queries together)."""
+
+
 async def export_now(
     storage: Storage,
     keys_dir: Path,
@@ -103,7 +108,10 @@ async def export_now(
         signing_key=load_signing_key(keys_dir / SIGNING_KEY),
         out_dir=out_dir,
     )
-    result = await run_export(ctx, publisher, full=full, progress=progress)
+    # An export's scans of a large directory outlast the request socket timeout (seconds on
+    # FerretDB at 50,000 listings): the whole export gets one generous deadline instead.
+    with pymongo.timeout(EXPORT_DEADLINE_S):
+        result = await run_export(ctx, publisher, full=full, progress=progress)
     if publisher.sftp is not None:
         try:
             result.delivered = await deliver_pending(storage, keys_dir, publisher, out_dir)
