@@ -9,6 +9,10 @@ echo "installing Debian's chromium for the browser tests"
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get install -y --no-install-recommends chromium >/dev/null \
-  || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y --no-install-recommends chromium >/dev/null; }
-/usr/bin/chromium --version
+if $SUDO apt-get install -y --no-install-recommends chromium >/dev/null \
+  || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y --no-install-recommends chromium >/dev/null; }; then
+  /usr/bin/chromium --version
+else
+  # Not fatal here: the browser test then reports itself skipped with this reason.
+  echo "warning: could not install chromium; the browser test will be skipped" >&2
+fi

@@ -27,7 +27,7 @@ ARGS = [
 ]  # fmt: skip
 SHOTS = Path(os.environ.get("TEST_OUTPUT", "test-output")) / "browser"
 
-if not shutil.which(CHROMIUM) and not os.environ.get("CI"):
+if not shutil.which(CHROMIUM) and not os.environ.get("REQUIRE_BROWSER"):
     pytest.skip("Debian's chromium is missing (.ci/run installs it)", allow_module_level=True)
 
 
