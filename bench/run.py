@@ -142,6 +142,8 @@ async def main() -> int:
         figures["api"] = kept.get("api")
     else:
         figures["api"] = await api_figures(uri, keys, api_count, step, mixed_s)
+        if not only:  # kept even if the export half fails later
+            (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     if only == "api":
         for name, value in kept.items():
             figures.setdefault(name, value)

@@ -25,6 +25,7 @@ from directory_svc.domain.publishers import (
 from directory_svc.services import listings as listing_service
 from directory_svc.services.publishers import add_publisher, export_now
 from directory_svc.services.seed import demo_listings, seed_listings
+from directory_svc.storage.feeds import SentEntry
 from directory_svc.storage.keys import init_keys
 from directory_svc.storage.setup import Storage
 from exporters import pipeline
@@ -229,3 +230,16 @@ async def test_namesakes_keep_their_first_name_in_full_and_delta_feeds(
     changed = {r["entry_id"]: r for r in _records(delta.folder)}
     assert changed[twin.id]["action"] == "delete"
     assert changed[base.id]["first_name"] == f"{base.first_name[0]}."
+
+
+async def test_a_second_full_feed_replaces_a_ledger_larger_than_one_delete(
+    storage: Storage,
+) -> None:
+    """FerretDB refuses to delete more than 32,766 documents in one statement."""
+    entries = [SentEntry(f"e{n:06d}", "d", "hi", "hn", 1) for n in range(33_000)]
+    await storage.ledger.replace_all("big", entries)
+    again = [replace(e, sequence=2) for e in entries[:100]]
+    await storage.ledger.replace_all("big", again)
+    kept = await storage.ledger.get("big", [e.entry_id for e in entries[:200]])
+    assert sorted(kept) == [e.entry_id for e in entries[:100]]
+    assert {s.sequence for s in kept.values()} == {2}

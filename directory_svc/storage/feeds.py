@@ -130,6 +130,10 @@ class SentEntry:
     sequence: int = 0
 
 
+DELETE_SLICE = 10_000
+"""Documents deleted per statement (FerretDB's SQLite backend caps the variables of one)."""
+
+
 class FeedLedger:
     """Per publisher and entry, what was last sent (the base of deltas)."""
 
@@ -165,7 +169,14 @@ class FeedLedger:
 
     async def replace_all(self, publisher_id: str, sent: list[SentEntry]) -> None:
         """After a full feed: the ledger is exactly what it contained."""
-        await self._col.delete_many({"pub": publisher_id})
+        # In slices: FerretDB (SQLite) fails a delete of more than 32,766 documents at once
+        # ("too many SQL variables").
+        while True:
+            cursor = self._col.find({"pub": publisher_id}, {"_id": 1}).limit(DELETE_SLICE)
+            ids = [d["_id"] async for d in cursor]
+            if not ids:
+                break
+            await self._col.delete_many({"_id": {"$in": ids}})
         docs = [
             {"_id": f"{publisher_id}|{s.entry_id}", "pub": publisher_id, "entry": s.entry_id,
              "h": s.digest, "hi": s.initial_key, "hn": s.name_key, "seq": s.sequence}
