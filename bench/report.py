@@ -64,6 +64,7 @@ def write_report(results: dict[str, Any]) -> None:
         f"{results['database']}. Every figure is next to its baseline from the same run",
         "(absolute numbers on a shared 2-core machine are noise; ratios are what we track).",
         "Numbers come from `bench/results.json`.",
+        *([results["note"]] if results.get("note") else []),
         "",
         "| figure | value | baseline | ratio | target | met |",
         "|---|---|---|---|---|---|",

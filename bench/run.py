@@ -24,6 +24,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import pymongo
+
 from bench.api import api_figures
 from bench.report import write_report
 from directory_svc.config import Env, Settings
@@ -103,17 +105,24 @@ def export_process(env: dict[str, str], out: Path, full: bool) -> dict[str, Any]
 
 
 async def change_some(storage: Storage, count: int, fraction: float) -> int:
+    """Flip the no-marketing choice of ``fraction`` of the listings (8 writers at a time)."""
     ids = [item.id for item in demo_listings(count, seed=7)][:: int(1 / fraction)]
     at = datetime.now(UTC)
-    for n, listing_id in enumerate(ids):
-        current = await listing_service.get_listing(storage.listings, listing_id)
-        choices = replace(current.choices, no_marketing=not current.choices.no_marketing)
-        await listing_service.change_listing(
-            storage.listings, listing_id, current.version,
-            lambda item, c=choices: replace(item, choices=c),
-            Change(f"bench-{at.timestamp()}-{n}",
-                   Provenance(Actor.SUBSCRIBER, Channel.WEB, at, "b")),
-        )  # fmt: skip
+    todo = iter(enumerate(ids))
+
+    async def writer() -> None:
+        for n, listing_id in todo:
+            current = await listing_service.get_listing(storage.listings, listing_id)
+            choices = replace(current.choices, no_marketing=not current.choices.no_marketing)
+            await listing_service.change_listing(
+                storage.listings, listing_id, current.version,
+                lambda item, c=choices: replace(item, choices=c),
+                Change(f"bench-{at.timestamp()}-{n}",
+                       Provenance(Actor.SUBSCRIBER, Channel.WEB, at, "b")),
+            )  # fmt: skip
+
+    with pymongo.timeout(6 * 3600):
+        await asyncio.gather(*(writer() for _ in range(8)))
     return len(ids)
 
 

@@ -149,9 +149,10 @@ async def _publisher(storage: Storage, args: argparse.Namespace) -> int:
 
 
 async def _export(storage: Storage, settings: Settings, args: argparse.Namespace) -> int:
+    import pymongo
     from tqdm import tqdm
 
-    from directory_svc.services.publishers import export_now
+    from directory_svc.services.publishers import EXPORT_DEADLINE_S, export_now
 
     if settings.keys_dir is None:
         raise ValidationError("DIRECTORY_KEYS_DIR", "required", "holds the signing key")
@@ -162,11 +163,15 @@ async def _export(storage: Storage, settings: Settings, args: argparse.Namespace
                 f"{run['seq']}\t{run['kind']}\t{run['status']}\t{run.get('folder', '')}\t{counts}"
             )
         return 0
-    total = await storage.listings.count()
-    with tqdm(total=total, unit="listing", desc=f"export {args.publisher}", file=sys.stderr) as bar:
-        result = await export_now(
-            storage, settings.keys_dir, args.publisher, args.out, args.full, bar.update
-        )
+    # The whole command, counting included, runs under the export's deadline: on a large
+    # directory a count alone can outlast the request socket timeout (FerretDB).
+    with pymongo.timeout(EXPORT_DEADLINE_S):
+        total = await storage.listings.count()
+        with tqdm(total=total, unit="listing", desc=f"export {args.publisher}",
+                  file=sys.stderr) as bar:  # fmt: skip
+            result = await export_now(
+                storage, settings.keys_dir, args.publisher, args.out, args.full, bar.update
+            )
     counts = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()))
     print(f"{result.folder}  ({result.kind} #{result.seq}: {counts or 'no change'})")
     if result.delivered:
