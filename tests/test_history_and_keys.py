@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from directory_svc.domain.choices import Actor, Channel, Provenance
+from directory_svc.domain.errors import VersionConflict
 from directory_svc.domain.history import Change
 from directory_svc.services import listings as service
 from directory_svc.services.maintenance import retire_key, rotate_keys, verify_history
@@ -78,7 +79,10 @@ async def test_rotation_while_serving_then_old_key_retired(
     async def keep_writing() -> None:
         n = 0
         while not stop.is_set():
-            await _edit(storage, listings[n % 10].id, f"during-{n}")
+            try:
+                await _edit(storage, listings[n % 10].id, f"during-{n}")
+            except VersionConflict:
+                continue  # the rotation held this version for a moment: reload and retry
             n += 1
             await asyncio.sleep(0.01)
 
