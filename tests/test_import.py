@@ -6,6 +6,8 @@ import json
 from functools import cache
 from pathlib import Path
 
+import pytest
+
 from directory_svc.services.importer import COLUMNS
 from directory_svc.services.seed import demo_listings
 from tests.test_cli_serve import run_cli
@@ -48,6 +50,7 @@ BAD = [
 ]
 
 
+@pytest.mark.timeout(300)  # two CLI imports of 10,000 rows: about 70 s on a quiet machine
 def test_ten_thousand_rows_with_three_percent_bad(
     tmp_path: Path, mongo_uri: str, db_name: str, keys_dir: Path
 ) -> None:
