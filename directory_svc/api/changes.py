@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated
@@ -75,18 +76,25 @@ class ChangeMutations:
             input.no_reverse_lookup, input.no_marketing,
         )  # fmt: skip
         channel = Channel(input.channel.value) if input.channel else None
-        try:
-            saved = await service.change_choices(
+        return await change_result(
+            service.change_choices(
                 info.context.resources.listings, who, input.listing_id, input.expected_version,
                 values, input.change_id, datetime.now(UTC), NOTICE_VERSION, input.reason, channel,
-            )  # fmt: skip
-        except ValidationError as exc:
-            return ValidationProblem.from_error(exc)
-        except NotFound as exc:
-            return NotFoundProblem.from_error(exc)
-        except VersionConflict as exc:
-            return conflict_problem(exc)
-        return ChangeApplied(listing=ListingType.from_domain(saved))
+            )
+        )  # fmt: skip
+
+
+async def change_result(pending: Awaitable[Listing]) -> ChangeResult:
+    """Await one change of a listing; its expected failures become union members."""
+    try:
+        saved = await pending
+    except ValidationError as exc:
+        return ValidationProblem.from_error(exc)
+    except NotFound as exc:
+        return NotFoundProblem.from_error(exc)
+    except VersionConflict as exc:
+        return conflict_problem(exc)
+    return ChangeApplied(listing=ListingType.from_domain(saved))
 
 
 def conflict_problem(exc: VersionConflict) -> VersionConflictProblem:

@@ -12,10 +12,9 @@ from strawberry.types import Info
 from directory_svc.api.access import AccessRecordType
 from directory_svc.api.changes import (
     NOTICE_VERSION,
-    ChangeApplied,
     ChangeResult,
     StaffChannel,
-    conflict_problem,
+    change_result,
 )
 from directory_svc.api.context import Context
 from directory_svc.api.permissions import IsSubscriber, IsSubscriberOrStaff
@@ -25,7 +24,7 @@ from directory_svc.api.support import ProjectionReason
 from directory_svc.api.types import ListingType
 from directory_svc.domain.access import Principal
 from directory_svc.domain.choices import Channel
-from directory_svc.domain.errors import NotFound, ValidationError, VersionConflict
+from directory_svc.domain.errors import NotFound, ValidationError
 from directory_svc.services import content as content_service
 from directory_svc.services import my_data
 from directory_svc.services import previews as preview_service
@@ -258,16 +257,10 @@ class ContentMutations:
             ),
         )
         channel = Channel(input.channel.value) if input.channel else None
-        try:
-            saved = await content_service.change_content(
+        return await change_result(
+            content_service.change_content(
                 info.context.resources.listings, _who(info), input.listing_id,
                 input.expected_version, values, input.change_id, datetime.now(UTC),
                 NOTICE_VERSION, input.attested, input.reason, channel,
-            )  # fmt: skip
-        except ValidationError as exc:
-            return ValidationProblem.from_error(exc)
-        except NotFound as exc:
-            return NotFoundProblem.from_error(exc)
-        except VersionConflict as exc:
-            return conflict_problem(exc)
-        return ChangeApplied(listing=ListingType.from_domain(saved))
+            )
+        )  # fmt: skip
