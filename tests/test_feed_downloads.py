@@ -19,7 +19,7 @@ async def test_a_publisher_gets_its_feeds_and_nobody_elses(
 ) -> None:
     feeds = tmp_path / "feeds"
     await seed_listings(storage.listings, 30, seed=6)
-    for pid in ("alpha", "beta"):
+    for pid in ("alpha", "beta", "alpha-1"):  # alpha-1: an id alpha is a prefix of
         await add_publisher(
             storage.publishers, Publisher(PublisherProfile(pid, PublisherKind.DIRECTORY), pid)
         )
@@ -32,7 +32,8 @@ async def test_a_publisher_gets_its_feeds_and_nobody_elses(
     resp = await api.get("/feeds/alpha-000001-full/feed.csv", headers=alpha)
     assert resp.status == 200
     assert (await resp.text()).startswith("entry_id;action;")
-    for path in ("/feeds/beta-000001-full/feed.csv", "/feeds/alpha-000001-full/..%2fkeys",
+    for path in ("/feeds/beta-000001-full/feed.csv", "/feeds/alpha-1-000001-full/feed.csv",
+                 "/feeds/alpha-000001-full/..%2fkeys",
                  "/feeds/alpha-000001-full/other.txt"):  # fmt: skip
         assert (await api.get(path, headers=alpha)).status == 404
     support = {"Authorization": f"Bearer {token(settings, Role.SUPPORT)}"}

@@ -87,3 +87,8 @@ def test_kill_9_during_an_export_leaves_no_visible_feed(
     folder = Path(done.stdout.split()[0])
     assert run_cli({}, "export", "verify", str(folder), keys_dir=keys_dir)[0].returncode == 0
     assert [p.name for p in out.iterdir()] == [folder.name]  # the stale partial is gone
+    runs, _ = run_cli(env, "export", "runs", "--publisher", "p9", keys_dir=keys_dir)
+    assert [line.split("\t")[:3] for line in runs.stdout.splitlines()] == [
+        ["2", "full", "succeeded"],
+        ["1", "full", "interrupted"],
+    ]

@@ -14,7 +14,8 @@ from aiohttp import web
 
 from directory_svc.api.context import PRINCIPAL
 from directory_svc.domain.access import Role
-from directory_svc.storage.feeds import DownloadLog, ExportRuns
+from directory_svc.domain.publishers import is_feed_folder_of
+from directory_svc.storage.export_runs import DownloadLog, ExportRuns
 from directory_svc.storage.listings import now_ms
 
 FEEDS_DIR = web.AppKey("feeds_dir", Path)
@@ -48,7 +49,7 @@ async def get_feed_file(request: web.Request) -> web.StreamResponse:
     """One file of one of the caller's feed folders."""
     publisher_id = _publisher_of(request)
     folder, name = request.match_info["folder"], request.match_info["file"]
-    if not folder.startswith(f"{publisher_id}-") or "/" in folder or not _FILE.match(name):
+    if not is_feed_folder_of(publisher_id, folder) or not _FILE.match(name):
         raise web.HTTPNotFound(text="no such feed")
     path = request.app[FEEDS_DIR] / folder / name
     if not path.is_file():

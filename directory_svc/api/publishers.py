@@ -118,7 +118,7 @@ PublisherResult = Annotated[
 class ExportRun:
     sequence: int = strawberry.field(description="Sequence number (per publisher).")
     feed: str = strawberry.field(description="full or delta.")
-    status: str = strawberry.field(description="running, succeeded or failed.")
+    status: str = strawberry.field(description="running, succeeded, failed or interrupted.")
     started_at: datetime = strawberry.field(description="Start of the run.")
     finished_at: datetime | None = strawberry.field(description="End of the run.")
     folder: str | None = strawberry.field(description="Published folder.")

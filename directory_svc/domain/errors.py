@@ -39,3 +39,11 @@ class AlreadyExists(DomainError):
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} already exists")
         self.what = what
+
+
+class Busy(DomainError):
+    """Another process is doing this right now; the caller may try again when it ends."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} is already running; try again when it has ended")
+        self.what = what

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -130,3 +131,16 @@ class Publisher:
     def id(self) -> str:
         """The publisher's id (that of its profile)."""
         return self.profile.id
+
+
+def feed_folder(publisher_id: str, seq: int, kind: str) -> str:
+    """The name of a published feed folder: ``<publisher>-<sequence>-<full|delta>``."""
+    return f"{publisher_id}-{seq:06d}-{kind}"
+
+
+def is_feed_folder_of(publisher_id: str, name: str) -> bool:
+    """True when ``name`` is one of this publisher's feed folders.
+
+    Exact, not a prefix test: publisher ids may share a prefix (``alpha``, ``alpha-1``).
+    """
+    return re.fullmatch(rf"{re.escape(publisher_id)}-\d{{6,}}-(full|delta)", name) is not None

@@ -21,7 +21,8 @@ from directory_svc.storage.listings import now_ms
 from directory_svc.storage.setup import Storage
 from exporters.delivery import DeliveryFailed, push_sftp
 from exporters.manifest import load_signing_key
-from exporters.pipeline import ExportContext, ExportResult, run_export
+from exporters.pipeline import run_export
+from exporters.selection import ExportContext, ExportResult
 
 
 def check_publisher(publisher: Publisher) -> None:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
+from directory_svc.domain.errors import Busy
 from directory_svc.domain.publishers import Publisher
 from directory_svc.services.publishers import deliver_pending, export_now
 from directory_svc.storage.setup import Storage
@@ -109,7 +110,10 @@ class Scheduler:
                 publisher.id, due, attempt,
                 {"status": "failed", "finished_at": self.clock(), "error": type(exc).__name__},
             )  # fmt: skip
-            log.error("export failed", extra={"error_type": type(exc).__name__})
+            if isinstance(exc, Busy):  # a manual run of this publisher holds the lease
+                log.warning("export busy; retried after back-off", extra={"reason": publisher.id})
+            else:
+                log.error("export failed", extra={"error_type": type(exc).__name__})
             return None
         finally:
             beat.cancel()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, DeleteOne, ReplaceOne
+from pymongo import ASCENDING, DeleteOne, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -184,111 +183,3 @@ class FeedLedger:
         ]  # fmt: skip
         for start in range(0, len(docs), 1000):
             await self._col.insert_many(docs[start : start + 1000], ordered=False)
-
-
-class ExportRuns:
-    """Export runs: one document per publisher and sequence number (claimed by insert)."""
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._col = db["export_runs"]
-
-    async def last_success(self, publisher_id: str) -> Document | None:
-        """The publisher's last successful run, or ``None``."""
-        return await self._col.find_one(
-            {"pub": publisher_id, "status": "succeeded"}, sort=[("seq", DESCENDING)]
-        )
-
-    async def start(self, publisher_id: str, kind: str, started: datetime) -> int:
-        """Claim the next sequence number for this publisher (unique insert); returns it."""
-        last = await self._col.find_one({"pub": publisher_id}, sort=[("seq", DESCENDING)])
-        seq = 1 if last is None else int(last["seq"]) + 1
-        while True:
-            try:
-                await self._col.insert_one(
-                    {"_id": f"{publisher_id}:{seq:08d}", "pub": publisher_id, "seq": seq,
-                     "kind": kind, "status": "running", "started_at": started}
-                )  # fmt: skip
-                return seq
-            except DuplicateKeyError:
-                seq += 1
-
-    async def finish(self, publisher_id: str, seq: int, fields: Document) -> None:
-        """Record the outcome of a run (its only writer is the process that claimed it)."""
-        await self._col.update_one({"_id": f"{publisher_id}:{seq:08d}"}, {"$set": fields})
-
-    async def undelivered(self, publisher_id: str) -> list[Document]:
-        """Successful runs not yet pushed to the publisher, oldest first."""
-        cursor = self._col.find(
-            {"pub": publisher_id, "status": "succeeded", "delivered_at": None}
-        ).sort("seq", ASCENDING)
-        return await cursor.to_list(None)
-
-    async def list(self, publisher_id: str, limit: int = 20) -> list[Document]:
-        """The latest runs of a publisher, newest first."""
-        cursor = self._col.find({"pub": publisher_id}).sort("seq", DESCENDING).limit(limit)
-        return await cursor.to_list(limit)
-
-
-class ExportSlots:
-    """Scheduled export slots: one document per attempt, claimed by a unique insert.
-
-    ``_id`` is ``<publisher>|<due time>|<attempt>``; whoever inserts it runs that attempt.
-    Several service processes can tick at once: each due export runs exactly once.
-    """
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._col = db["export_slots"]
-
-    async def ensure_indexes(self) -> None:
-        """Index slots by publisher and due time."""
-        await self._col.create_index([("pub", ASCENDING), ("due", ASCENDING)], name="by_slot")
-
-    async def attempts(self, publisher_id: str, due: datetime) -> list[Document]:
-        """The attempts at one slot, oldest first."""
-        cursor = self._col.find({"pub": publisher_id, "due": due}).sort("attempt", ASCENDING)
-        return await cursor.to_list(None)
-
-    async def claim(
-        self, publisher_id: str, due: datetime, attempt: int, owner: str, now: datetime
-    ) -> bool:
-        """Claim one attempt; False when another process has it."""
-        try:
-            await self._col.insert_one(
-                {"_id": f"{publisher_id}|{due.isoformat()}|{attempt}", "pub": publisher_id,
-                 "due": due, "attempt": attempt, "owner": owner, "status": "running",
-                 "heartbeat": now, "started_at": now}
-            )  # fmt: skip
-        except DuplicateKeyError:
-            return False
-        return True
-
-    async def update(
-        self, publisher_id: str, due: datetime, attempt: int, fields: Document
-    ) -> None:
-        """Heartbeat or outcome of an attempt (written only by its owner)."""
-        await self._col.update_one(
-            {"_id": f"{publisher_id}|{due.isoformat()}|{attempt}"}, {"$set": fields}
-        )
-
-
-class DownloadLog:
-    """Every feed file a publisher downloaded (append-only, one insert each)."""
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._col = db["feed_downloads"]
-
-    async def record(
-        self, publisher_id: str, subject: str, folder: str, file: str, at: datetime
-    ) -> None:
-        """Log one download."""
-        await self._col.insert_one(
-            {"pub": publisher_id, "sub": subject, "folder": folder, "file": file, "at": at}
-        )
-
-    async def for_publisher(self, publisher_id: str) -> list[Document]:
-        """A publisher's downloads, oldest first."""
-        return (
-            await self._col.find({"pub": publisher_id}, {"_id": 0})
-            .sort("at", ASCENDING)
-            .to_list(None)
-        )

@@ -14,13 +14,8 @@ from directory_svc.storage.client import create_client, ping
 from directory_svc.storage.crypto import Cipher
 from directory_svc.storage.data_queries import DataQueries
 from directory_svc.storage.documents import ListingCodec
-from directory_svc.storage.feeds import (
-    DownloadLog,
-    ExportRuns,
-    ExportSlots,
-    FeedLedger,
-    PublisherRepository,
-)
+from directory_svc.storage.export_runs import DownloadLog, ExportRuns, ExportSlots
+from directory_svc.storage.feeds import FeedLedger, PublisherRepository
 from directory_svc.storage.keys import KeyRing
 from directory_svc.storage.listings import ListingRepository
 
