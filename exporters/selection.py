@@ -80,7 +80,7 @@ async def full_feed(
     # Listings whose homonym keys collide are projected last, once their whole group is
     # known: no second query for the groups (a full scan on FerretDB), and memory holds only
     # the colliding listings. Any other listing has no namesake: an empty index is exact.
-    initial_keys, name_keys = (set(keys) for keys in await ctx.listings.colliding_homonym_keys())
+    initial_keys, name_keys = await ctx.listings.colliding_homonym_keys()
     codec = ctx.listings.codec
     no_namesake = HomonymIndex()
     deferred: list[tuple[Listing, str, str]] = []
