@@ -104,26 +104,45 @@ def export_process(env: dict[str, str], out: Path, full: bool) -> dict[str, Any]
     return {"seconds": elapsed, "peak_rss_mb": usage.ru_maxrss / 1024, "output": output.strip()}
 
 
-async def change_some(storage: Storage, count: int, fraction: float) -> int:
-    """Flip the no-marketing choice of ``fraction`` of the listings (8 writers at a time)."""
+async def change_some(storage: Storage, count: int, fraction: float) -> tuple[int, int]:
+    """Flip the no-marketing choice of ``fraction`` of the listings (8 writers at a time).
+
+    A writer that gets a database error retries with the same change id, as a client does
+    (the service makes that retry idempotent). Returns (changes, retries).
+    """
     ids = [item.id for item in demo_listings(count, seed=7)][:: int(1 / fraction)]
     at = datetime.now(UTC)
     todo = iter(enumerate(ids))
+    retries = 0
 
     async def writer() -> None:
+        nonlocal retries
         for n, listing_id in todo:
-            current = await listing_service.get_listing(storage.listings, listing_id)
-            choices = replace(current.choices, no_marketing=not current.choices.no_marketing)
-            await listing_service.change_listing(
-                storage.listings, listing_id, current.version,
-                lambda item, c=choices: replace(item, choices=c),
-                Change(f"bench-{at.timestamp()}-{n}",
-                       Provenance(Actor.SUBSCRIBER, Channel.WEB, at, "b")),
-            )  # fmt: skip
+            change = Change(
+                f"bench-{at.timestamp()}-{n}", Provenance(Actor.SUBSCRIBER, Channel.WEB, at, "b")
+            )
+            current = None  # a retry sends the version first read, as a client does
+            for attempt in range(5):
+                try:
+                    if current is None:
+                        current = await listing_service.get_listing(storage.listings, listing_id)
+                    choices = replace(
+                        current.choices, no_marketing=not current.choices.no_marketing
+                    )
+                    await listing_service.change_listing(
+                        storage.listings, listing_id, current.version,
+                        lambda item, c=choices: replace(item, choices=c), change,
+                    )  # fmt: skip
+                    break
+                except pymongo.errors.PyMongoError:
+                    if attempt == 4:
+                        raise
+                    retries += 1
+                    await asyncio.sleep(1)
 
     with pymongo.timeout(6 * 3600):
         await asyncio.gather(*(writer() for _ in range(8)))
-    return len(ids)
+    return len(ids), retries
 
 
 async def main() -> int:
@@ -182,11 +201,12 @@ async def main() -> int:
         }
         if count == big:
             step(f"changing 0.5% of {count:,} listings")
-            changed = await change_some(storage, count, 0.005)
+            changed, retries = await change_some(storage, count, 0.005)
             step("delta export")
             delta = export_process(env, out, False)
             figures["delta_export"] = {
                 "changed": changed,
+                "change_retries": retries,
                 "seconds": delta["seconds"],
                 "full_seconds": full["seconds"],
                 "time_ratio": delta["seconds"] / full["seconds"],

@@ -58,7 +58,10 @@ class LocalFerretDB:
             [
                 str(ensure_binary()),
                 "--handler=sqlite",
-                f"--sqlite-url=file:{self.data_dir}/",
+                # SQLite has one writer at a time; FerretDB waits 10 s for the lock by
+                # default, which concurrent writers on a large collection exceed (seen at
+                # 200,000 listings: "database is locked"). Wait up to 60 s instead.
+                f"--sqlite-url=file:{self.data_dir}/?_pragma=busy_timeout(60000)",
                 f"--state-dir={self.data_dir}",
                 f"--listen-addr=127.0.0.1:{self.port}",
                 "--telemetry=disable",
