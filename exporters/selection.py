@@ -112,12 +112,11 @@ async def full_feed(
             emit(listing, hi, hn, homonyms)
 
     async def commit() -> None:
-        sent = []
         with staging.open(encoding="utf-8") as stage:
-            for line in stage:
-                entry, digest, hi, hn = json.loads(line)
-                sent.append(SentEntry(entry, digest, hi, hn, result.seq))
-        await ctx.ledger.replace_all(publisher.id, sent)
+            # Read as it is written to the ledger: memory does not grow with the feed.
+            rows = (json.loads(line) for line in stage)
+            sent = (SentEntry(e, digest, hi, hn, result.seq) for e, digest, hi, hn in rows)
+            await ctx.ledger.replace_all(publisher.id, sent)
         staging.unlink()
 
     return commit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -166,8 +167,11 @@ class FeedLedger:
         for start in range(0, len(ops), LEDGER_BATCH):
             await self._col.bulk_write(ops[start : start + LEDGER_BATCH], ordered=True)
 
-    async def replace_all(self, publisher_id: str, sent: list[SentEntry]) -> None:
-        """After a full feed: the ledger is exactly what it contained."""
+    async def replace_all(self, publisher_id: str, sent: Iterable[SentEntry]) -> None:
+        """After a full feed: the ledger is exactly what it contained.
+
+        ``sent`` is consumed a thousand entries at a time: memory does not grow with it.
+        """
         # In slices: FerretDB (SQLite) fails a delete of more than 32,766 documents at once
         # ("too many SQL variables").
         while True:
@@ -176,10 +180,10 @@ class FeedLedger:
             if not ids:
                 break
             await self._col.delete_many({"_id": {"$in": ids}})
-        docs = [
+        entries = iter(sent)
+        while docs := [
             {"_id": f"{publisher_id}|{s.entry_id}", "pub": publisher_id, "entry": s.entry_id,
              "h": s.digest, "hi": s.initial_key, "hn": s.name_key, "seq": s.sequence}
-            for s in sent
-        ]  # fmt: skip
-        for start in range(0, len(docs), 1000):
-            await self._col.insert_many(docs[start : start + 1000], ordered=False)
+            for s in itertools.islice(entries, 1000)
+        ]:  # fmt: skip
+            await self._col.insert_many(docs, ordered=False)
