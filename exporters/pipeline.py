@@ -53,7 +53,7 @@ async def run_export(
         last = None if full else await ctx.runs.last_success(publisher.id)
         kind = "full" if last is None else "delta"
         if kind == "full" and not full:
-            await ctx.runs.finish(publisher.id, seq, {"kind": kind})  # first export
+            await ctx.runs.set_kind(publisher.id, seq, kind)  # a first delta is a full export
         return await _run(ctx, publisher, seq, kind, last, scan_started, progress)
     finally:
         alive.cancel()

@@ -91,7 +91,9 @@ async def test_rotation_while_serving_then_old_key_retired(
     new_kid, count = await rotate_keys(storage.listings, keys_dir)
     stop.set()
     await readers
-    assert count >= 300
+    # A change written after the new key became active re-encrypts its listing itself, so
+    # the pass may skip some of the ten listings the writer edits; none may stay behind.
+    assert count >= 290
     assert len(reads) > 10
     assert all(ok and len(found) == 1 for ok, found in reads)
     await reencrypt_all(storage.listings)  # writes made under the old key after the pass

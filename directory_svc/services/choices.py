@@ -86,12 +86,12 @@ async def change_choices(
 ) -> Listing:
     """Apply the choices (see the module docstring); typed errors on every refusal."""
     change = make_change(who, change_id, at, notice_version, reason, channel)
-    await owned_listing(repo, who, listing_id)
+    listing = await owned_listing(repo, who, listing_id)
 
     def edit(item: Listing) -> Listing:
         return with_choices(item, values, change)
 
-    return await change_listing(repo, listing_id, expected_version, edit, change)
+    return await change_listing(repo, listing_id, expected_version, edit, change, listing)
 
 
 def with_choices(item: Listing, values: ChoiceValues, change: Change) -> Listing:

@@ -93,7 +93,12 @@ async def change_content(
             "attested", "required", "the subscriber must certify that the information is accurate"
         )
     change = make_change(who, change_id, at, notice_version, reason, channel, attested=True)
-    await owned_listing(repo, who, listing_id)
+    listing = await owned_listing(repo, who, listing_id)
     return await change_listing(
-        repo, listing_id, expected_version, lambda item: with_content(item, values, change), change
+        repo,
+        listing_id,
+        expected_version,
+        lambda item: with_content(item, values, change),
+        change,
+        listing,
     )

@@ -58,13 +58,16 @@ async def change_listing(
     expected_version: int,
     edit: Callable[[Listing], Listing],
     change: Change,
+    loaded: Listing | None = None,
 ) -> Listing:
     """Apply ``edit`` to the listing if it is still at ``expected_version``.
 
-    Raises ``ValidationError`` (nothing stored), ``VersionConflict`` (with the current
-    state) or ``NotFound``. Choices changed by the edit record the change's provenance.
+    ``loaded`` is the listing when the caller has just read it (saves a read; the version
+    check happens in the repository either way). Raises ``ValidationError`` (nothing
+    stored), ``VersionConflict`` (with the current state) or ``NotFound``. Choices changed
+    by the edit record the change's provenance.
     """
-    current = await get_listing(repo, listing_id)
+    current = loaded if loaded is not None else await get_listing(repo, listing_id)
     edited = edit(current)
     if edited.id != current.id or edited.account_id != current.account_id:
         raise ValidationError("id", "immutable", "cannot be changed")

@@ -104,6 +104,10 @@ class ExportRuns:
         run = await self._col.find_one({"_id": self._id(publisher_id, seq)}, {"status": 1})
         return run is not None and run["status"] == "running"
 
+    async def set_kind(self, publisher_id: str, seq: int, kind: str) -> None:
+        """Record what a run turned out to be (a first delta is a full export)."""
+        await self._col.update_one({"_id": self._id(publisher_id, seq)}, {"$set": {"kind": kind}})
+
     async def finish(self, publisher_id: str, seq: int, fields: Document) -> None:
         """Record the outcome of a run (its only writer is the process that claimed it)."""
         await self._col.update_one({"_id": self._id(publisher_id, seq)}, {"$set": fields})

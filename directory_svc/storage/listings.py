@@ -10,8 +10,9 @@ without re-checking it, so two concurrent updates filtered on the same version c
 "match" and one is lost. Before writing version v+1 a writer therefore *claims* it by
 inserting ``{_id: "<listing>:<v+1>"}`` into ``listing_claims``: an insert on a unique key
 is atomic on both servers, so exactly one writer owns each version transition. Claims of
-past versions are deleted, so after claiming, the writer re-reads the version: a stale
-writer that re-claims a released version finds the listing moved on and gets a conflict.
+past versions are deleted, so the writer reads the listing only after claiming: a stale
+writer that re-claims a released version finds the listing moved on, gives the claim back
+and gets a conflict. A change thus costs one read and one write of the listing.
 """
 
 from __future__ import annotations
@@ -155,23 +156,22 @@ class ListingRepository(ListingReads):
         ``VersionConflict`` (with the current state) or ``NotFound``; a retry of an
         applied change returns the current state without applying it again.
         """
-        doc = await self._col.find_one({"_id": new.id}, STATE_ONLY)
-        if doc is None:
-            raise NotFound("listing")
-        current = self.codec.listing(doc)
-        if current.version != expected_version:
-            return await self._settle(new.id, change, current)
         if not await self.claim(new.id, expected_version + 1, change.change_id):
-            return await self._settle(new.id, change, current)
-        # The claim on v+1 may be one a finished writer already released (claims of past
-        # versions are deleted): only a listing still at v lets this writer go on.
-        now = await self._col.find_one({"_id": new.id}, {"v": 1})
-        if now is None or now["v"] != expected_version:
-            await self.release(new.id, expected_version + 1, change.change_id)
             latest = await self.get(new.id)
             if latest is None:
                 raise NotFound("listing")
             return await self._settle(new.id, change, latest)
+        # Read after claiming: the claim on v+1 may be one a finished writer already released
+        # (claims of past versions are deleted), so only a listing still at v lets this
+        # writer go on. One read serves as both the check and the state the diff starts from.
+        doc = await self._col.find_one({"_id": new.id}, STATE_ONLY)
+        if doc is None:
+            await self.release(new.id, expected_version + 1, change.change_id)
+            raise NotFound("listing")
+        current = self.codec.listing(doc)
+        if current.version != expected_version:
+            await self.release(new.id, expected_version + 1, change.change_id)
+            return await self._settle(new.id, change, current)
         stored = replace(new, version=expected_version + 1, updated_at=now_ms())
         entry = self._entry(current, stored, change, expected_version + 1, doc["head"])
         state = {**self.codec.state(stored), "head": entry.hash}
