@@ -9,6 +9,7 @@ import re
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from directory_svc.config import Settings
 from directory_svc.domain.errors import ValidationError
@@ -148,11 +149,31 @@ async def _publisher(storage: Storage, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _export(storage: Storage, settings: Settings, args: argparse.Namespace) -> int:
-    import pymongo
-    from tqdm import tqdm
+class _Bars:
+    """An export's progress on stderr: one tqdm bar per step (keys, records; or changes)."""
 
-    from directory_svc.services.publishers import EXPORT_DEADLINE_S, export_now
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Any = None
+
+    def step(self, name: str, total: int | None) -> None:
+        from tqdm import tqdm
+
+        self.close()
+        self.bar = tqdm(total=total, unit="listing", desc=f"{self.label}: {name}", file=sys.stderr)
+
+    def advance(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+async def _export(storage: Storage, settings: Settings, args: argparse.Namespace) -> int:
+    from directory_svc.services.publishers import export_now
 
     if settings.keys_dir is None:
         raise ValidationError("DIRECTORY_KEYS_DIR", "required", "holds the signing key")
@@ -163,15 +184,13 @@ async def _export(storage: Storage, settings: Settings, args: argparse.Namespace
                 f"{run['seq']}\t{run['kind']}\t{run['status']}\t{run.get('folder', '')}\t{counts}"
             )
         return 0
-    # The whole command, counting included, runs under the export's deadline: on a large
-    # directory a count alone can outlast the request socket timeout (FerretDB).
-    with pymongo.timeout(EXPORT_DEADLINE_S):
-        total = await storage.listings.count()
-        with tqdm(total=total, unit="listing", desc=f"export {args.publisher}",
-                  file=sys.stderr) as bar:  # fmt: skip
-            result = await export_now(
-                storage, settings.keys_dir, args.publisher, args.out, args.full, bar.update
-            )
+    bars = _Bars(f"export {args.publisher}")
+    try:
+        result = await export_now(
+            storage, settings.keys_dir, args.publisher, args.out, args.full, bars
+        )
+    finally:
+        bars.close()
     counts = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()))
     print(f"{result.folder}  ({result.kind} #{result.seq}: {counts or 'no change'})")
     if result.delivered:

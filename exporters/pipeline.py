@@ -14,7 +14,6 @@ import asyncio
 import logging
 import os
 import shutil
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from directory_svc.storage.export_runs import RUN_HEARTBEAT, ExportRuns, this_pr
 from directory_svc.storage.listings import now_ms
 from exporters.formats import FeedWriter, columns
 from exporters.manifest import file_sha256, write_manifest
-from exporters.selection import ExportContext, ExportResult, delta_feed, full_feed
+from exporters.selection import ExportContext, ExportResult, Progress, delta_feed, full_feed
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +39,7 @@ async def run_export(
     ctx: ExportContext,
     publisher: Publisher,
     full: bool,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ExportResult:
     """Run one export now; returns the published folder (see the module docstring)."""
     scan_started = now_ms()
@@ -76,7 +75,7 @@ async def _run(
     kind: str,
     last: dict[str, Any] | None,
     scan_started: datetime,
-    progress: Callable[[int], None] | None,
+    progress: Progress | None,
 ) -> ExportResult:
     name = feed_folder(publisher.id, seq, kind)
     tmp = ctx.out_dir / f".partial-{name}"

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -23,6 +23,16 @@ from directory_svc.storage.export_runs import ExportRuns
 from directory_svc.storage.feeds import FeedLedger, SentEntry
 from directory_svc.storage.listings import ListingRepository
 from exporters.formats import FeedWriter, record_values
+
+
+class Progress(Protocol):
+    """Where a long export shows how far it got (the CLI draws a bar per step)."""
+
+    def step(self, name: str, total: int | None) -> None:
+        """A new step begins; ``total`` listings to go through, when known."""
+
+    def advance(self, n: int) -> None:
+        """``n`` more listings of the current step are done."""
 
 
 @dataclass
@@ -73,14 +83,21 @@ async def full_feed(
     writer: FeedWriter,
     result: ExportResult,
     tmp: Path,
-    progress: Callable[[int], None] | None,
+    progress: Progress | None,
 ) -> Callable[[], Any]:
     """Write every listing the publisher may see; returns the ledger commit to run once
     the feed is published."""
     # Listings whose homonym keys collide are projected last, once their whole group is
     # known: no second query for the groups (a full scan on FerretDB), and memory holds only
     # the colliding listings. Any other listing has no namesake: an empty index is exact.
-    initial_keys, name_keys = await ctx.listings.colliding_homonym_keys()
+    total = await ctx.listings.count() if progress else None
+    if progress:
+        progress.step("homonymy keys", total)
+    initial_keys, name_keys = await ctx.listings.colliding_homonym_keys(
+        progress.advance if progress else None
+    )
+    if progress:
+        progress.step("records", total)
     codec = ctx.listings.codec
     no_namesake = HomonymIndex()
     deferred: list[tuple[Listing, str, str]] = []
@@ -105,7 +122,7 @@ async def full_feed(
                 else:
                     emit(listing, hi, hn, no_namesake)
             if progress:
-                progress(len(batch))
+                progress.advance(len(batch))
         same_list = (i for i, _, _ in deferred if exclusion(i, publisher.profile) is None)
         homonyms = HomonymIndex(same_list)
         for listing, hi, hn in deferred:
@@ -128,10 +145,12 @@ async def delta_feed(
     writer: FeedWriter,
     result: ExportResult,
     since: datetime,
-    progress: Callable[[int], None] | None,
+    progress: Progress | None,
 ) -> Callable[[], Any]:
     """Write what changed for the publisher since ``since``; returns the ledger commit."""
     # Few queries on purpose: on FerretDB (SQLite) every non-_id query scans the collection.
+    if progress:
+        progress.step("changed listings", None)
     changed = {item.id: item for item in await ctx.listings.changed_since(since)}
     before = await ctx.ledger.get(publisher.id, list(changed))
     current = [ctx.listings.codec.homonym_keys(item) for item in changed.values()]
@@ -161,7 +180,7 @@ async def delta_feed(
             result.counts["upsert"] += 1
             sent.append(SentEntry(listing.id, digest, hi, hn, result.seq))
     if progress:
-        progress(len(candidates))
+        progress.advance(len(candidates))
 
     async def commit() -> None:
         await ctx.ledger.apply(publisher.id, sent, deleted)

@@ -32,7 +32,9 @@ def test_register_export_and_verify_from_the_command_line(
     folder = Path(done.stdout.split()[0])
     assert folder.parent == out
     assert "full #1" in done.stdout
-    assert "export pages-blanches" in done.stderr  # the progress bar
+    # One progress bar per step, each complete: the keys pass, then the records.
+    assert "export pages-blanches: homonymy keys: 100%" in done.stderr
+    assert "export pages-blanches: records: 100%" in done.stderr
     verified, _ = run_cli({}, "export", "verify", str(folder), keys_dir=keys_dir)
     assert verified.returncode == 0
     assert "signature and checksum OK (full #1)" in verified.stdout
@@ -43,6 +45,7 @@ def test_register_export_and_verify_from_the_command_line(
     done, _ = run_cli(env, "export", "run", "--publisher", "pages-blanches", "--out", str(out),
                       keys_dir=keys_dir)  # fmt: skip
     assert "delta #2: no change" in done.stdout
+    assert "export pages-blanches: changed listings" in done.stderr
     runs, _ = run_cli(env, "export", "runs", "--publisher", "pages-blanches", keys_dir=keys_dir)
     assert [line.split("\t")[:3] for line in runs.stdout.splitlines()] == [
         ["2", "delta", "succeeded"],

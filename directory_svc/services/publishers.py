@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from directory_svc.storage.setup import Storage
 from exporters.delivery import DeliveryFailed, push_sftp
 from exporters.manifest import load_signing_key
 from exporters.pipeline import run_export
-from exporters.selection import ExportContext, ExportResult
+from exporters.selection import ExportContext, ExportResult, Progress
 
 
 def check_publisher(publisher: Publisher) -> None:
@@ -95,7 +94,7 @@ async def export_now(
     publisher_id: str,
     out_dir: Path,
     full: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ExportResult:
     """Run one export of ``publisher_id`` into ``out_dir`` now."""
     publisher = await get_publisher(storage.publishers, publisher_id)

@@ -6,7 +6,7 @@ through the codec only.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from pymongo import ASCENDING
@@ -19,6 +19,7 @@ from directory_svc.storage.documents import Document, ListingCodec
 from directory_svc.storage.seen_twice import SeenTwice
 
 STATE_ONLY = {"history": 0}
+KEYS_BATCH = 5000
 
 
 class ListingReads:
@@ -118,23 +119,33 @@ class ListingReads:
         }
         return [self.codec.listing(d) async for d in self._col.find(query, STATE_ONLY)]
 
-    async def colliding_homonym_keys(self) -> tuple[set[str], set[str]]:
+    async def colliding_homonym_keys(
+        self, progress: Callable[[int], None] | None = None
+    ) -> tuple[set[str], set[str]]:
         """Initial keys and name keys held by more than one listed listing (a pre-filter:
         it may hold a few keys held once, never miss one held twice).
 
         One scan of the two keys, counted here in fixed memory (``SeenTwice``), rather
-        than a ``$group`` per key: FerretDB's is quadratic in the number of groups.
+        than a ``$group`` per key: FerretDB's is quadratic in the number of groups. Every
+        document is read (no index could serve ``listed`` anyway), so ``progress`` can
+        count against the collection's size.
         """
         initial, name = SeenTwice(), SeenTwice()
-        cursor = self._col.find(
-            {"choices.listed": True}, {"_id": 0, "idx.hi": 1, "idx.hn": 1}, batch_size=5000
-        )
-        async for doc in cursor:
+        fields = {"_id": 0, "choices.listed": 1, "idx.hi": 1, "idx.hn": 1}
+        read = 0
+        async for doc in self._col.find({}, fields, batch_size=KEYS_BATCH):
+            read += 1
+            if progress and read % KEYS_BATCH == 0:
+                progress(KEYS_BATCH)
+            if not doc.get("choices", {}).get("listed"):
+                continue
             keys = doc.get("idx", {})
             if "hi" in keys:
                 initial.add(keys["hi"])
             if "hn" in keys:
                 name.add(keys["hn"])
+        if progress and read % KEYS_BATCH:
+            progress(read % KEYS_BATCH)
         return initial.repeated, name.repeated
 
     async def terminated_before(self, cutoff: datetime) -> list[str]:
