@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from directory_svc.domain.listings import Listing
-from directory_svc.domain.projection import HomonymIndex, Projection, exclusion, project
+from directory_svc.domain.projection import HomonymIndex, Projection, homonyms_in_list, project
 from directory_svc.domain.publishers import Publisher
 from directory_svc.storage.export_runs import ExportRuns
 from directory_svc.storage.feeds import FeedLedger, SentEntry
@@ -69,7 +69,7 @@ async def _homonyms(
     members = await listings.in_homonym_groups(initial_keys, name_keys) if (
         initial_keys or name_keys
     ) else []  # fmt: skip
-    index = HomonymIndex(m for m in members if exclusion(m, publisher.profile) is None)
+    index = homonyms_in_list(members, publisher.profile)
     return index, members
 
 
@@ -123,8 +123,7 @@ async def full_feed(
                     emit(listing, hi, hn, no_namesake)
             if progress:
                 progress.advance(len(batch))
-        same_list = (i for i, _, _ in deferred if exclusion(i, publisher.profile) is None)
-        homonyms = HomonymIndex(same_list)
+        homonyms = homonyms_in_list((i for i, _, _ in deferred), publisher.profile)
         for listing, hi, hn in deferred:
             emit(listing, hi, hn, homonyms)
 

@@ -5,7 +5,14 @@ from hypothesis import strategies as st
 
 from directory_svc.domain.listings import Listing, ListingKind, Status
 from directory_svc.domain.numbers import LineType
-from directory_svc.domain.projection import HomonymIndex, Projection, ReasonCode, project
+from directory_svc.domain.projection import (
+    HomonymIndex,
+    Projection,
+    ReasonCode,
+    exclusion,
+    homonyms_in_list,
+    project,
+)
 from directory_svc.domain.publishers import (
     ChoicePolicy,
     HomonymyPolicy,
@@ -152,3 +159,25 @@ def test_out_of_scope_gets_nothing_and_only_allowed_fields_leave(
     if result.record is not None:
         assert set(result.record.fields) <= profile.fields
         assert result.record.entry_id == listing.id
+
+
+@MANY
+@given(listings(), profiles, others)
+def test_a_namesake_the_list_leaves_out_limits_no_one(
+    listing: Listing, profile: PublisherProfile, neighbours: list[Listing]
+) -> None:
+    """Only namesakes the publisher's list lets in count for homonymy (brief §2)."""
+    kept = [n for n in neighbours if exclusion(n, profile) is None]
+    group = [listing, *neighbours]
+    with_all = project(listing, profile, homonyms_in_list(group, profile))
+    with_kept = project(listing, profile, homonyms_in_list([listing, *kept], profile))
+    assert with_all == with_kept
+    index = homonyms_in_list(group, profile)
+    code = listing.address.insee_code
+    counted = sum(
+        1
+        for n in group
+        if exclusion(n, profile) is None
+        and HomonymIndex([n]).same_name(code, listing.surname, listing.first_name)
+    )
+    assert index.same_name(code, listing.surname, listing.first_name) == counted

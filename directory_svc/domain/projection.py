@@ -140,6 +140,11 @@ def exclusion(listing: Listing, profile: PublisherProfile) -> ReasonCode | None:
     return None
 
 
+def homonyms_in_list(members: Iterable[Listing], profile: PublisherProfile) -> HomonymIndex:
+    """The homonymy context of ``profile``'s list: only the members that list lets in count."""
+    return HomonymIndex(m for m in members if exclusion(m, profile) is None)
+
+
 def project(listing: Listing, profile: PublisherProfile, homonyms: HomonymyContext) -> Projection:
     """What ``profile``'s publisher may receive of ``listing``, with the reasons."""
     excluded = exclusion(listing, profile)

@@ -79,3 +79,11 @@ async def change_listing(
 
 def _with_provenance(listing: Listing, change: Change) -> Listing:
     return replace(listing, provenance=change.provenance)
+
+
+async def homonym_group(repo: ListingRepository, listing: Listing) -> list[Listing]:
+    """Every stored listing sharing one of ``listing``'s homonymy keys, then ``listing``
+    itself, last and as given (it may be an unsaved preview)."""
+    initial_key, name_key = repo.codec.homonym_keys(listing)
+    group = await repo.in_homonym_groups([initial_key], [name_key])
+    return [*(m for m in group if m.id != listing.id), listing]

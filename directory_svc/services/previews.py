@@ -17,11 +17,12 @@ from directory_svc.domain.projection import (
     HomonymIndex,
     Projection,
     ReasonCode,
-    exclusion,
+    homonyms_in_list,
     project,
 )
 from directory_svc.domain.publishers import PublisherKind, PublisherProfile
 from directory_svc.services.choices import ChoiceValues, owned_listing, with_choices
+from directory_svc.services.listings import homonym_group
 from directory_svc.storage.listings import ListingRepository
 
 STANDARD_PROFILES: tuple[PublisherProfile, ...] = tuple(
@@ -77,15 +78,15 @@ def choice_limits(listing: Listing, homonyms: HomonymIndex) -> list[Limit]:
 
 async def preview(repo: ListingRepository, listing: Listing) -> Preview:
     """The listing as each kind of publisher would receive it, with the reasons."""
-    initial_key, name_key = repo.codec.homonym_keys(listing)
-    group = await repo.in_homonym_groups([initial_key], [name_key])
-    others = [m for m in group if m.id != listing.id]
-    kinds = []
-    for profile in STANDARD_PROFILES:
-        same_list = [m for m in [*others, listing] if exclusion(m, profile) is None]
-        kinds.append(KindPreview(profile.kind, project(listing, profile, HomonymIndex(same_list))))
-    listed_others = [m for m in others if exclusion(m, _DIRECTORY) is None]
-    limits = choice_limits(listing, HomonymIndex([*listed_others, listing]))
+    group = await homonym_group(repo, listing)
+    kinds = [
+        KindPreview(profile.kind, project(listing, profile, homonyms_in_list(group, profile)))
+        for profile in STANDARD_PROFILES
+    ]
+    # The limits are those of the listing as if listed: it counts in its own group.
+    directory = homonyms_in_list(group[:-1], _DIRECTORY)
+    directory.add(listing)
+    limits = choice_limits(listing, directory)
     return Preview(listing, kinds, limits)
 
 

@@ -18,11 +18,11 @@ from directory_svc.domain.errors import DomainError, ValidationError
 from directory_svc.domain.history import HistoryEntry
 from directory_svc.domain.listings import Listing
 from directory_svc.domain.pagination import MAX_PAGE_SIZE, Page
-from directory_svc.domain.projection import HomonymIndex, Projection, exclusion, project
+from directory_svc.domain.projection import Projection, homonyms_in_list, project
 from directory_svc.domain.publishers import Publisher
 from directory_svc.domain.text import check_text
 from directory_svc.services.accounts import get_account
-from directory_svc.services.listings import find_by_number, get_listing
+from directory_svc.services.listings import find_by_number, get_listing, homonym_group
 from directory_svc.storage.access_log import AccessLog, AccessRecord
 from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.feeds import FeedLedger, PublisherRepository
@@ -147,11 +147,10 @@ async def explain_listing(
     reason = _purpose(purpose)
     listing = await get_listing(listings, listing_id)
     await log.record(_records(who, "explainListing", reason, [listing]))
-    initial_key, name_key = listings.codec.homonym_keys(listing)
-    group = await listings.in_homonym_groups([initial_key], [name_key])
+    group = await homonym_group(listings, listing)
     views = []
     for publisher in await publishers.all():
-        homonyms = HomonymIndex(m for m in group if exclusion(m, publisher.profile) is None)
+        homonyms = homonyms_in_list(group, publisher.profile)
         sent = (await ledger.get(publisher.id, [listing.id])).get(listing.id)
         views.append(
             PublisherView(
