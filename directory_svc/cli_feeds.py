@@ -54,6 +54,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     pub.add_parser("list", help="list publishers")
     disable = pub.add_parser("disable", help="stop exporting to a publisher")
     disable.add_argument("id")
+    enable = pub.add_parser("enable", help="export to a disabled publisher again")
+    enable.add_argument("id")
 
     exp = sub.add_parser("export", help="publisher feeds").add_subparsers(
         dest="action", required=True
@@ -134,8 +136,9 @@ async def _publisher(storage: Storage, args: argparse.Namespace) -> int:
         for p in await repo.all():
             print(_describe(p))
         return 0
-    if args.action == "disable":
-        print(_describe(await svc.disable_publisher(repo, args.id)))
+    if args.action in ("disable", "enable"):
+        switch = svc.disable_publisher if args.action == "disable" else svc.enable_publisher
+        print(_describe(await switch(repo, args.id)))
         return 0
     if args.action == "add":
         blank = Publisher(
@@ -144,8 +147,8 @@ async def _publisher(storage: Storage, args: argparse.Namespace) -> int:
         )
         print(_describe(await svc.add_publisher(repo, _apply(args, blank))))
         return 0
-    current = await svc.get_publisher(repo, args.id)
-    print(_describe(await svc.update_publisher(repo, _apply(args, current))))
+    # Only the options given change: applied to the latest version, whoever saved it.
+    print(_describe(await svc.update_publisher(repo, args.id, None, lambda p: _apply(args, p))))
     return 0
 
 

@@ -24,6 +24,14 @@ def test_register_export_and_verify_from_the_command_line(
                      "--schedule", "every day", keys_dir=keys_dir)  # fmt: skip
     assert bad.returncode == 1
     assert bad.stderr.strip() == "directory-svc: schedule: is not a cron expression"
+    off, _ = run_cli(env, "publisher", "disable", "pages-blanches", keys_dir=keys_dir)
+    assert "pages-blanches\tdirectory\tdisabled\t" in off.stdout
+    # An update changes only the options given: the publisher stays disabled.
+    changed, _ = run_cli(env, "publisher", "update", "pages-blanches", "--schedule", "0 4 * * *",
+                         keys_dir=keys_dir)  # fmt: skip
+    assert "pages-blanches\tdirectory\tdisabled\tcsv\t75,92\t0 4 * * *" in changed.stdout
+    on, _ = run_cli(env, "publisher", "enable", "pages-blanches", keys_dir=keys_dir)
+    assert "pages-blanches\tdirectory\tactive\tcsv\t75,92\t0 4 * * *" in on.stdout
 
     out = tmp_path / "feeds"
     done, _ = run_cli(env, "export", "run", "--publisher", "pages-blanches", "--full",

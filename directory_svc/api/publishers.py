@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from enum import Enum
 from typing import Annotated
@@ -13,7 +14,7 @@ from directory_svc.api.context import Context
 from directory_svc.api.permissions import IsAdmin
 from directory_svc.api.problems import NotFoundProblem, ValidationProblem
 from directory_svc.domain import publishers as dom
-from directory_svc.domain.errors import AlreadyExists, NotFound, ValidationError
+from directory_svc.domain.errors import AlreadyExists, NotFound, ValidationError, VersionConflict
 from directory_svc.services import publishers as service
 
 
@@ -41,6 +42,9 @@ class PublisherType:
     recipient: str | None = strawberry.field(description="age recipient feeds are encrypted to.")
     sftp: str | None = strawberry.field(description="SFTP push target, user@host:port/dir.")
     active: bool = strawberry.field(description="Exports run for this publisher.")
+    version: int = strawberry.field(
+        description="Registration version: send it back as expectedVersion to change it."
+    )
 
     @classmethod
     def from_domain(cls, p: dom.Publisher) -> PublisherType:
@@ -62,6 +66,7 @@ class PublisherType:
             recipient=p.recipient,
             sftp=p.sftp.address if p.sftp else None,
             active=p.active,
+            version=p.version,
         )
 
 
@@ -80,6 +85,16 @@ class PublisherInput:
     numbers: str = "e164"
     schedule: str = "0 3 * * *"
     recipient: str | None = None
+    expected_version: int | None = strawberry.field(
+        default=None,
+        description="To change a registration: the version read (ignored when adding).",
+    )
+
+    def onto(self, current: dom.Publisher) -> dom.Publisher:
+        """``current`` with this input's values; its SFTP target and state stay (they are
+        set by their own commands)."""
+        given = self.to_domain()
+        return replace(given, active=current.active, sftp=current.sftp)
 
     def to_domain(self) -> dom.Publisher:
         """The domain publisher; ``ValidationError`` for an unknown enum value."""
@@ -108,8 +123,14 @@ class PublisherSaved:
     publisher: PublisherType
 
 
+@strawberry.type(description="Someone changed the registration since it was read; nothing saved.")
+class PublisherConflictProblem:
+    message: str
+    current: PublisherType = strawberry.field(description="The registration as it is now.")
+
+
 PublisherResult = Annotated[
-    PublisherSaved | ValidationProblem | NotFoundProblem,
+    PublisherSaved | ValidationProblem | PublisherConflictProblem | NotFoundProblem,
     strawberry.union("PublisherResult", description="Saved, or why not."),
 ]
 
@@ -152,14 +173,40 @@ class PublisherQueries:
 async def _save(info: Info[Context, None], new: bool, data: PublisherInput) -> PublisherResult:
     repo = info.context.resources.publishers
     try:
-        publisher = data.to_domain()
-        saved = await (service.add_publisher if new else service.update_publisher)(repo, publisher)
+        if new:
+            saved = await service.add_publisher(repo, data.to_domain())
+        elif data.expected_version is None:
+            raise ValidationError(
+                "expectedVersion", "required", "give the version you read to change it"
+            )
+        else:
+            saved = await service.update_publisher(repo, data.id, data.expected_version, data.onto)
     except ValidationError as exc:
         return ValidationProblem.from_error(exc)
     except AlreadyExists:
         return ValidationProblem(field="id", rule="taken", message="is already registered")
     except NotFound as exc:
         return NotFoundProblem.from_error(exc)
+    except VersionConflict as exc:
+        return _conflict(exc)
+    return PublisherSaved(publisher=PublisherType.from_domain(saved))
+
+
+def _conflict(exc: VersionConflict) -> PublisherConflictProblem:
+    current = exc.current
+    if not isinstance(current, dom.Publisher):
+        raise exc
+    return PublisherConflictProblem(message=str(exc), current=PublisherType.from_domain(current))
+
+
+async def _switch(info: Info[Context, None], id: str, active: bool) -> PublisherResult:
+    switch = service.enable_publisher if active else service.disable_publisher
+    try:
+        saved = await switch(info.context.resources.publishers, id)
+    except NotFound as exc:
+        return NotFoundProblem.from_error(exc)
+    except VersionConflict as exc:
+        return _conflict(exc)
     return PublisherSaved(publisher=PublisherType.from_domain(saved))
 
 
@@ -179,8 +226,10 @@ class PublisherMutations:
 
     @strawberry.mutation(description="Stop exports to a publisher.", permission_classes=[IsAdmin])
     async def disable_publisher(self, info: Info[Context, None], id: str) -> PublisherResult:
-        try:
-            saved = await service.disable_publisher(info.context.resources.publishers, id)
-        except NotFound as exc:
-            return NotFoundProblem.from_error(exc)
-        return PublisherSaved(publisher=PublisherType.from_domain(saved))
+        return await _switch(info, id, False)
+
+    @strawberry.mutation(
+        description="Export to a disabled publisher again.", permission_classes=[IsAdmin]
+    )
+    async def enable_publisher(self, info: Info[Context, None], id: str) -> PublisherResult:
+        return await _switch(info, id, True)

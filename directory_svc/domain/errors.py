@@ -26,10 +26,10 @@ class NotFound(DomainError):
 
 
 class VersionConflict(DomainError):
-    """The listing changed since the caller read it; ``current`` is its state now."""
+    """The object changed since the caller read it; ``current`` is its state now."""
 
-    def __init__(self, current: object) -> None:
-        super().__init__("the listing was changed by someone else; reload and try again")
+    def __init__(self, current: object, what: str = "listing") -> None:
+        super().__init__(f"the {what} was changed by someone else; reload and try again")
         self.current = current
 
 

@@ -126,6 +126,8 @@ class Publisher:
     recipient: str | None = None
     active: bool = True
     sftp: SftpTarget | None = None
+    version: int = 1
+    """Bumped by every saved change of the registration (admins edit against a version)."""
 
     @property
     def id(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pymongo
 from croniter import croniter
 
 from directory_svc.domain.communes import INSEE_CODE
-from directory_svc.domain.errors import NotFound, ValidationError
+from directory_svc.domain.errors import NotFound, ValidationError, VersionConflict
 from directory_svc.domain.publishers import PUBLISHABLE_FIELDS, Publisher
 from directory_svc.domain.text import check_text
 from directory_svc.domain.validation import check_id
@@ -69,19 +70,45 @@ async def get_publisher(repo: PublisherRepository, publisher_id: str) -> Publish
     return found
 
 
-async def update_publisher(repo: PublisherRepository, publisher: Publisher) -> Publisher:
-    """Replace a registration after validation."""
-    check_publisher(publisher)
-    if not await repo.save(publisher):
-        raise NotFound("publisher")
-    return publisher
+SAVE_ATTEMPTS = 5
+
+
+async def update_publisher(
+    repo: PublisherRepository,
+    publisher_id: str,
+    expected_version: int | None,
+    edit: Callable[[Publisher], Publisher],
+) -> Publisher:
+    """Apply ``edit`` to the registration if it is still at ``expected_version``.
+
+    ``None`` is for edits that do not depend on what was read (disable, enable): they are
+    re-applied to the latest version. Raises ``ValidationError`` (nothing stored),
+    ``VersionConflict`` (with the current registration) or ``NotFound``.
+    """
+    for _ in range(SAVE_ATTEMPTS):
+        current = await get_publisher(repo, publisher_id)
+        if expected_version is not None and current.version != expected_version:
+            raise VersionConflict(current, "publisher")
+        edited = replace(edit(current), version=current.version)
+        if edited.id != current.id:
+            raise ValidationError("id", "immutable", "cannot be changed")
+        check_publisher(edited)
+        saved = await repo.save(edited)
+        if saved is not None:
+            return saved
+        if expected_version is not None:
+            raise VersionConflict(await get_publisher(repo, publisher_id), "publisher")
+    raise VersionConflict(await get_publisher(repo, publisher_id), "publisher")
 
 
 async def disable_publisher(repo: PublisherRepository, publisher_id: str) -> Publisher:
     """Stop exporting to a publisher (its registration and history stay)."""
-    return await update_publisher(
-        repo, replace(await get_publisher(repo, publisher_id), active=False)
-    )
+    return await update_publisher(repo, publisher_id, None, lambda p: replace(p, active=False))
+
+
+async def enable_publisher(repo: PublisherRepository, publisher_id: str) -> Publisher:
+    """Export to a publisher again (from its next scheduled or manual run)."""
+    return await update_publisher(repo, publisher_id, None, lambda p: replace(p, active=True))
 
 
 EXPORT_DEADLINE_S = 6 * 3600

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pymongo import ASCENDING, DeleteOne, ReplaceOne
@@ -23,6 +24,7 @@ from directory_svc.domain.publishers import (
     PublisherProfile,
     SftpTarget,
 )
+from directory_svc.storage.claims import VersionClaims
 from directory_svc.storage.documents import Document
 
 # FerretDB 1.24 deadlocks on update commands of more than ~100 statements.
@@ -46,6 +48,7 @@ def _publisher_doc(p: Publisher) -> Document:
         "schedule": p.schedule,
         "recipient": p.recipient,
         "active": p.active,
+        "v": p.version,
         "sftp": None
         if p.sftp is None
         else {
@@ -78,6 +81,7 @@ def _publisher(doc: Document) -> Publisher:
         schedule=doc["schedule"],
         recipient=doc.get("recipient"),
         active=doc["active"],
+        version=doc.get("v", 1),
         sftp=None
         if not doc.get("sftp")
         else SftpTarget(
@@ -95,19 +99,31 @@ class PublisherRepository:
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._col = db["publishers"]
+        self._claims = VersionClaims(db["publisher_claims"])
 
     async def create(self, publisher: Publisher) -> None:
         """Register a new publisher; ``AlreadyExists`` when the id is taken."""
         try:
-            await self._col.insert_one(_publisher_doc(publisher))
+            await self._col.insert_one(_publisher_doc(replace(publisher, version=1)))
         except DuplicateKeyError:
             raise AlreadyExists("publisher") from None
 
-    async def save(self, publisher: Publisher) -> bool:
-        """Replace a publisher's registration; False when there is none."""
-        doc = _publisher_doc(publisher)
-        result = await self._col.replace_one({"_id": doc["_id"]}, doc)
-        return result.matched_count == 1
+    async def save(self, publisher: Publisher) -> Publisher | None:
+        """Store ``publisher`` as the next version of the registration it was read at
+        (``publisher.version``); the saved publisher, or ``None`` when someone else saved
+        first or the registration is gone (the caller reads it again)."""
+        read_at = publisher.version
+        owner = uuid.uuid4().hex
+        if not await self._claims.claim(publisher.id, read_at + 1, owner):
+            return None
+        doc = await self._col.find_one({"_id": publisher.id}, {"v": 1})
+        if doc is None or doc.get("v", 1) != read_at:
+            await self._claims.release(publisher.id, read_at + 1, owner)
+            return None
+        saved = replace(publisher, version=read_at + 1)
+        await self._col.replace_one({"_id": publisher.id}, _publisher_doc(saved))
+        await self._claims.drop(publisher.id, read_at)
+        return saved
 
     async def get(self, publisher_id: str) -> Publisher | None:
         """One publisher, or ``None``."""

@@ -34,12 +34,12 @@ from directory_svc.domain.history import (
     diff,
 )
 from directory_svc.domain.listings import Listing
+from directory_svc.storage.claims import VersionClaims
 from directory_svc.storage.documents import Document, ListingCodec
 from directory_svc.storage.listing_reads import STATE_ONLY, ListingReads
 
 COLLECTION = "listings"
 CLAIMS = "listing_claims"
-STALE_CLAIM_S = 60
 DUPLICATE_KEY = 11000
 
 
@@ -54,7 +54,7 @@ class ListingRepository(ListingReads):
 
     def __init__(self, db: AsyncDatabase[Document], codec: ListingCodec) -> None:
         self._col = db[COLLECTION]
-        self._claims = db[CLAIMS]
+        self.claims = VersionClaims(db[CLAIMS])
         self.codec = codec
 
     async def ensure_indexes(self) -> None:
@@ -79,7 +79,7 @@ class ListingRepository(ListingReads):
 
     async def drop_claim(self, listing_id: str, version: int) -> None:
         """Forget the claim of a version that is now in the past."""
-        await self._claims.delete_one({"_id": f"{listing_id}:{version}"})
+        await self.claims.drop(listing_id, version)
 
     async def raw_documents(self) -> AsyncIterator[Document]:
         """Every stored document as is (for maintenance and audits)."""
@@ -192,33 +192,16 @@ class ListingRepository(ListingReads):
             if latest is None:
                 raise NotFound("listing")
             return await self._settle(new.id, change, latest)
-        await self._claims.delete_one({"_id": f"{new.id}:{expected_version}"})
+        await self.claims.drop(new.id, expected_version)
         return stored
 
     async def claim(self, listing_id: str, version: int, change_id: str) -> bool:
-        """Own the transition to ``version``; True when this change owns it.
-
-        A claim left by a writer that died (older than ``STALE_CLAIM_S`` while the listing is
-        still below ``version``) is removed, so the next attempt can proceed.
-        """
-        claim_id = f"{listing_id}:{version}"
-        try:
-            await self._claims.insert_one({"_id": claim_id, "change": change_id, "at": now_ms()})
-        except DuplicateKeyError:
-            existing = await self._claims.find_one({"_id": claim_id})
-            if existing is None:
-                return False
-            if existing["change"] == change_id:
-                return True  # our own earlier attempt, interrupted before its update
-            age = (now_ms() - existing["at"]).total_seconds()
-            if age > STALE_CLAIM_S:
-                await self._claims.delete_one({"_id": claim_id, "change": existing["change"]})
-            return False
-        return True
+        """Own the transition to ``version`` (see ``storage.claims``)."""
+        return await self.claims.claim(listing_id, version, change_id)
 
     async def release(self, listing_id: str, version: int, change_id: str) -> None:
         """Give up a claim this change holds (maintenance that does not bump the version)."""
-        await self._claims.delete_one({"_id": f"{listing_id}:{version}", "change": change_id})
+        await self.claims.release(listing_id, version, change_id)
 
     async def _settle(self, listing_id: str, change: Change, current: Listing) -> Listing:
         """After a version mismatch: a retry of an applied change succeeds, else conflict."""
