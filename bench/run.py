@@ -155,8 +155,8 @@ async def main() -> int:
     api_count = int(os.environ.get("BENCH_API_LISTINGS", "2000"))
     mixed_s = float(os.environ.get("BENCH_MIXED_SECONDS", "60"))
     only = os.environ.get("BENCH_ONLY", "")  # "api" or "export": the other figures are kept
-    # 0.5% by default; each change costs two or three `_id` scans on FerretDB (most of an
-    # hour for 1,000 changes at 200,000 listings), so a shorter run may ask for fewer.
+    # 0.5% by default; each change costs three `_id` scans on FerretDB (one to two hours
+    # for 1,000 changes at 200,000 listings), so a shorter run may ask for fewer.
     delta_fraction = float(os.environ.get("BENCH_DELTA_FRACTION", "0.005"))
     uri = os.environ["MONGODB_URI"]
     keys = Path(tempfile.mkdtemp(prefix="bench-keys-"))
