@@ -22,8 +22,8 @@ from pymongo.errors import PyMongoError
 
 from directory_svc.domain.errors import Busy
 from directory_svc.domain.publishers import Publisher, feed_folder, is_feed_folder_of
+from directory_svc.storage.documents import now_ms
 from directory_svc.storage.export_runs import RUN_HEARTBEAT, ExportRuns, this_process
-from directory_svc.storage.listings import now_ms
 from exporters.formats import FeedWriter, columns
 from exporters.manifest import file_sha256, write_manifest
 from exporters.selection import ExportContext, ExportResult, Progress, delta_feed, full_feed

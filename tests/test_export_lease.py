@@ -12,9 +12,9 @@ from directory_svc.domain.errors import Busy
 from directory_svc.domain.publishers import Publisher, PublisherKind, PublisherProfile
 from directory_svc.services.publishers import add_publisher, export_now
 from directory_svc.services.seed import seed_listings
+from directory_svc.storage.documents import now_ms
 from directory_svc.storage.export_runs import RUN_STALE_AFTER
 from directory_svc.storage.keys import init_keys
-from directory_svc.storage.listings import now_ms
 from directory_svc.storage.setup import Storage
 from exporters.manifest import load_public_key, verify_folder
 

@@ -15,8 +15,8 @@ from aiohttp import web
 from directory_svc.api.context import PRINCIPAL
 from directory_svc.domain.access import Role
 from directory_svc.domain.publishers import is_feed_folder_of
+from directory_svc.storage.documents import now_ms
 from directory_svc.storage.export_runs import DownloadLog, ExportRuns
-from directory_svc.storage.listings import now_ms
 
 FEEDS_DIR = web.AppKey("feeds_dir", Path)
 RUNS = web.AppKey("runs", ExportRuns)

@@ -15,9 +15,9 @@ from directory_svc.domain.errors import NotFound, ValidationError, VersionConfli
 from directory_svc.domain.publishers import PUBLISHABLE_FIELDS, Publisher
 from directory_svc.domain.text import check_text
 from directory_svc.domain.validation import check_id
+from directory_svc.storage.documents import now_ms
 from directory_svc.storage.feeds import PublisherRepository
 from directory_svc.storage.keys import SIGNING_KEY, ensure_sftp_client_key
-from directory_svc.storage.listings import now_ms
 from directory_svc.storage.setup import Storage
 from exporters.delivery import DeliveryFailed, push_sftp
 from exporters.manifest import load_signing_key

@@ -10,19 +10,12 @@ read the document *after* claiming and give the claim back if it has moved on.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from directory_svc.storage.documents import Document
+from directory_svc.storage.documents import Document, now_ms
 
 STALE_CLAIM_S = 60
-
-
-def _now() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class VersionClaims:
@@ -39,14 +32,14 @@ class VersionClaims:
         """
         claim_id = f"{doc_id}:{version}"
         try:
-            await self._col.insert_one({"_id": claim_id, "change": owner, "at": _now()})
+            await self._col.insert_one({"_id": claim_id, "change": owner, "at": now_ms()})
         except DuplicateKeyError:
             existing = await self._col.find_one({"_id": claim_id})
             if existing is None:
                 return False
             if existing["change"] == owner:
                 return True  # our own earlier attempt, interrupted before its write
-            age = (_now() - existing["at"]).total_seconds()
+            age = (now_ms() - existing["at"]).total_seconds()
             if age > STALE_CLAIM_S:
                 await self._col.delete_one({"_id": claim_id, "change": existing["change"]})
             return False

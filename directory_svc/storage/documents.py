@@ -8,7 +8,7 @@ are what publishers' lists are selected on.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from directory_svc.domain.choices import Actor, Channel, Choices, Consent, Provenance
@@ -61,6 +61,12 @@ def _prov(doc: Document) -> Provenance:
 
 def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at else None
+
+
+def now_ms() -> datetime:
+    """Now, truncated to the millisecond (what the database stores)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class ListingCodec:

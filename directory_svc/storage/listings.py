@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
@@ -35,18 +34,12 @@ from directory_svc.domain.history import (
 )
 from directory_svc.domain.listings import Listing
 from directory_svc.storage.claims import VersionClaims
-from directory_svc.storage.documents import Document, ListingCodec
+from directory_svc.storage.documents import Document, ListingCodec, now_ms
 from directory_svc.storage.listing_reads import STATE_ONLY, ListingReads
 
 COLLECTION = "listings"
 CLAIMS = "listing_claims"
 DUPLICATE_KEY = 11000
-
-
-def now_ms() -> datetime:
-    """Now, truncated to the millisecond (what the database stores)."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class ListingRepository(ListingReads):

@@ -6,7 +6,8 @@ from dataclasses import replace
 
 from directory_svc.domain.history import GENESIS, Change, HistoryEntry, chain_hash, redact_values
 from directory_svc.domain.listings import redact
-from directory_svc.storage.listings import ListingRepository, now_ms
+from directory_svc.storage.documents import now_ms
+from directory_svc.storage.listings import ListingRepository
 
 
 async def purge(repo: ListingRepository, listing_id: str, change: Change) -> bool:
