@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from directory_svc import cli_feeds
+from directory_svc import cli_feeds, cli_lines
 from directory_svc.config import ConfigError, Settings, load_settings
 from directory_svc.domain.access import Role
 from directory_svc.domain.errors import DomainError
@@ -91,9 +91,12 @@ async def _import(storage: Storage, path: Path) -> int:
     print(file=sys.stderr)
     for line, reason in report.rejected:
         print(f"{path.name}:{line}: rejected: {reason}", file=sys.stderr)
+    for line, note in report.notes:
+        print(f"{path.name}:{line}: {note}", file=sys.stderr)
     print(
         f"imported {path.name}: {report.created} new, {report.changed} changed, "
-        f"{report.unchanged} unchanged, {len(report.rejected)} rejected"
+        f"{report.unchanged} unchanged, {len(report.rejected)} rejected; "
+        f"{report.choice_changes} choice changes"
     )
     return 1 if report.rejected else 0
 
@@ -124,19 +127,6 @@ async def _verify(storage: Storage) -> int:
     total = await storage.listings.count()
     print(f"verified {total} listings: {len(broken)} broken")
     return 1 if broken else 0
-
-
-async def _purge(storage: Storage, days: int) -> int:
-    from datetime import UTC, datetime, timedelta
-
-    from directory_svc.services.lines import purge_terminated
-
-    count = await purge_terminated(
-        storage.listings, timedelta(days=days), datetime.now(UTC), _progress("purging", None)
-    )
-    print(file=sys.stderr)
-    print(f"purged {count} terminated listings older than {days} days")
-    return 0
 
 
 def _mint(args: argparse.Namespace) -> int:
@@ -204,8 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     mint.add_argument("--account", help="account id (customer tokens)")
     mint.add_argument("--publisher", help="publisher id (publisher tokens)")
     mint.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
-    purge = sub.add_parser("purge", help="erase personal data of lines terminated long ago")
-    purge.add_argument("--retention-days", type=int, default=365, help="default 365")
+    cli_lines.add_parsers(sub)
     cli_feeds.add_parsers(sub)
     schema = sub.add_parser("schema", help="print the GraphQL SDL (or write it to --output)")
     schema.add_argument("--output", help="file to write instead of standard output")
@@ -239,11 +228,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_with_storage(settings, lambda s: _retire(s, keys_dir, kid)))
     if args.command == "history":
         return asyncio.run(_with_storage(settings, _verify))
-    if args.command == "purge":
-        if args.retention_days < 0:
-            return _fail("--retention-days must be zero or more")
-        days = args.retention_days
-        return asyncio.run(_with_storage(settings, lambda s: _purge(s, days)))
+    if args.command in ("line", "purge"):
+        return cli_lines.dispatch(args, settings, _fail)
     if args.command in ("publisher", "export"):
         return cli_feeds.dispatch(args, settings)
     return _fail(f"unknown command {args.command}")

@@ -12,14 +12,33 @@ import hashlib
 import io
 import json
 import os
+import re
 from pathlib import Path
 from typing import IO, Any
 
 from directory_svc.domain.numbers import PhoneNumber, classify
 from directory_svc.domain.projection import PublishedRecord
 from directory_svc.domain.publishers import PUBLISHABLE_FIELDS, FeedFormat, NumberFormat
+from directory_svc.domain.text import FORMULA_STARTS
 
 FLAGS = ("no_marketing", "no_reverse_lookup", "initial_only", "no_gender", "no_street")
+
+
+_NUMBERS = re.compile(r"\+\d{4,15}(?:\|\+\d{4,15})*")
+
+
+def csv_cell(value: Any) -> str:
+    """One CSV cell: booleans as ``true``/``false``, absent as empty, and a text that a
+    spreadsheet would read as a formula prefixed with ``'`` (OWASP CSV injection). E.164
+    numbers (``+33…``, ``|``-joined) are the one exception: digits only, never a formula."""
+    if value is None:
+        return ""
+    if value is True or value is False:
+        return "true" if value else "false"
+    text = str(value)
+    if text.startswith(FORMULA_STARTS) and not _NUMBERS.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def columns(allowed: frozenset[str]) -> list[str]:
@@ -79,12 +98,7 @@ class FeedWriter:
             line = json.dumps({c: values.get(c) for c in self.cols}, ensure_ascii=False)
             self._emit(line.encode("utf-8") + b"\n")
             return
-        row = []
-        for c in self.cols:
-            value = values.get(c)
-            row.append("" if value is None else ("true" if value is True else
-                                                 "false" if value is False else value))  # fmt: skip
-        self._emit(self._csv_line(row))
+        self._emit(self._csv_line([csv_cell(values.get(c)) for c in self.cols]))
 
     def upsert(self, values: dict[str, Any]) -> None:
         """One record the publisher adds or replaces."""

@@ -11,9 +11,11 @@ One export of a publisher runs at a time: the run document is the lease (``Expor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,12 +23,22 @@ from typing import Any
 from pymongo.errors import PyMongoError
 
 from directory_svc.domain.errors import Busy
+from directory_svc.domain.projection import profile_fingerprint
 from directory_svc.domain.publishers import Publisher, feed_folder, is_feed_folder_of
 from directory_svc.storage.documents import now_ms
 from directory_svc.storage.export_runs import RUN_HEARTBEAT, ExportRuns, this_process
+from directory_svc.storage.ledger import LedgerHead
 from exporters.formats import FeedWriter, columns
+from exporters.journal import JournalUnusable, JournalWriter, commit_journal, journal_path
 from exporters.manifest import file_sha256, write_manifest
-from exporters.selection import ExportContext, ExportResult, Progress, delta_feed, full_feed
+from exporters.selection import (
+    ExportContext,
+    ExportResult,
+    Progress,
+    delta_feed,
+    full_feed,
+    reconcile_feed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +60,72 @@ async def run_export(
     )
     alive = asyncio.create_task(_keep_alive(ctx.runs, publisher.id, seq))
     try:
-        # Read under the lease: no other run of this publisher can finish meanwhile.
-        last = None if full else await ctx.runs.last_success(publisher.id)
-        kind = "full" if last is None else "delta"
-        if kind == "full" and not full:
-            await ctx.runs.set_kind(publisher.id, seq, kind)  # a first delta is a full export
-        return await _run(ctx, publisher, seq, kind, last, scan_started, progress)
+        try:
+            # Under the lease: no other run of this publisher can finish meanwhile.
+            lost = await _recover(ctx, publisher.id)
+            last = None if full or lost else await ctx.runs.last_success(publisher.id)
+            head = await ctx.ledger.head(publisher.id)
+        except BaseException:
+            await ctx.runs.finish(publisher.id, seq, {"status": "failed", "finished_at": now_ms()})
+            raise
+        plan = _plan(publisher, last, head)
+        if plan.kind == "full" and not full:
+            await ctx.runs.set_kind(publisher.id, seq, plan.kind)  # a first delta is a full export
+        return await _run(ctx, publisher, seq, plan, last, scan_started, progress)
     finally:
         alive.cancel()
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    kind: str
+    head: LedgerHead | None
+    profile: str
+    reconcile: bool = False
+
+
+def _plan(publisher: Publisher, last: dict[str, Any] | None, head: LedgerHead | None) -> _Plan:
+    """Full when there is nothing to compare with; a reconciling delta when the
+    publisher's copy was built with another profile (or other rules); else a delta."""
+    profile = profile_fingerprint(publisher.profile, publisher.number_format.value)
+    if last is None or head is None:
+        return _Plan("full", head, profile)
+    return _Plan("delta", head, profile, reconcile=head.profile != profile)
+
+
+async def _recover(ctx: ExportContext, publisher_id: str) -> bool:
+    """Commit the journal of every earlier run whose folder was published but whose
+    ledger update did not happen; True when one cannot be committed (the next feed must
+    then be a full one)."""
+    lost = False
+    for run in await ctx.runs.ledger_pending(publisher_id):
+        seq, name = int(run["seq"]), str(run["folder"])
+        folder, journal = ctx.out_dir / name, journal_path(ctx.out_dir, name)
+        outcome: dict[str, Any] = {"ledger_pending": False}
+        unknown = False
+        if not folder.is_dir():
+            journal.unlink(missing_ok=True)  # never published
+            if run["status"] in ("running", "published"):
+                outcome["status"] = "interrupted"
+        elif journal.is_file():
+            try:
+                await commit_journal(journal, ctx.ledger, publisher_id)
+            except JournalUnusable:
+                unknown = True
+            else:
+                outcome |= {"status": "succeeded", "scan_started": run["started_at"],
+                            "recovered_at": now_ms()}  # fmt: skip
+        else:
+            unknown = True  # published, but what it holds is unknown: resend everything
+        if unknown:
+            lost = True
+            outcome["status"] = "published_unrecorded"
+        log.warning(
+            "export run recovered", extra={"publisher": publisher_id, "seq": seq,
+                                           "outcome": outcome.get("status")},
+        )  # fmt: skip
+        await ctx.runs.finish(publisher_id, seq, outcome)
+    return lost
 
 
 async def _keep_alive(runs: ExportRuns, publisher_id: str, seq: int) -> None:
@@ -72,28 +142,37 @@ async def _run(
     ctx: ExportContext,
     publisher: Publisher,
     seq: int,
-    kind: str,
+    plan: _Plan,
     last: dict[str, Any] | None,
     scan_started: datetime,
     progress: Progress | None,
 ) -> ExportResult:
+    kind = plan.kind
     name = feed_folder(publisher.id, seq, kind)
     tmp = ctx.out_dir / f".partial-{name}"
     _remove_leftovers(ctx.out_dir, publisher.id)
     tmp.mkdir(parents=True)
     result = ExportResult(folder=ctx.out_dir / name, seq=seq, kind=kind)
+    mode = "apply" if kind == "delta" and not plan.reconcile else "replace"
+    journal: JournalWriter | None = None
     try:
+        journal = JournalWriter(journal_path(ctx.out_dir, name), mode, seq, plan.profile)
         payload = tmp / f"feed.{publisher.feed_format.value}"
         writer = FeedWriter(payload, publisher.feed_format, columns(publisher.profile.fields))
         if kind == "full":
-            staged = await full_feed(ctx, publisher, writer, result, tmp, progress)
+            await full_feed(ctx, publisher, writer, result, journal, progress)
+        elif plan.reconcile:
+            assert plan.head is not None
+            await reconcile_feed(ctx, publisher, plan.head, writer, result, journal, progress)
         else:
             assert last is not None
+            assert plan.head is not None
             since = last["scan_started"] - DELTA_OVERLAP
-            staged = await delta_feed(ctx, publisher, writer, result, since, progress)
+            await delta_feed(ctx, publisher, plan.head, writer, result, since, journal, progress)
+        journal.close()
         plain_sha = writer.close()
         delivered = _encrypt(payload, publisher.recipient)
-        manifest = {
+        manifest: dict[str, Any] = {
             "publisher": publisher.id,
             "legal_name": publisher.legal_name,
             "kind": publisher.profile.kind.value,
@@ -114,22 +193,35 @@ async def _run(
             },
             "created_at": datetime.now(UTC).isoformat(),
         }
+        if plan.reconcile:
+            # The whole directory was compared with what the publisher holds.
+            manifest["reconcile"] = "profile_changed"
         write_manifest(tmp, manifest, ctx.signing_key)
         _fsync_dir(tmp)
-        if not await ctx.runs.still_running(publisher.id, seq):
+        if not await ctx.runs.publishing(publisher.id, seq, name):
             raise Busy(f"another export of publisher {publisher.id}")  # ours was taken over
-        os.replace(tmp, result.folder)  # visible all at once
-        _fsync_dir(ctx.out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if journal is not None:
+            journal.discard()
         await ctx.runs.finish(publisher.id, seq, {"status": "failed", "finished_at": now_ms()})
         raise
-    await staged()
+    os.replace(tmp, result.folder)  # visible all at once
+    try:
+        _fsync_dir(ctx.out_dir)
+        await commit_journal(journal.path, ctx.ledger, publisher.id)
+    except BaseException:
+        # Published, not yet in the ledger: the next run of this publisher commits the
+        # journal first (``_recover``). Free the lease for it, if the database lets us.
+        with contextlib.suppress(PyMongoError):
+            await ctx.runs.finish(publisher.id, seq, {"status": "published"})
+        raise
     await ctx.runs.finish(
         publisher.id,
         seq,
         {
             "status": "succeeded",
+            "ledger_pending": False,
             "scan_started": scan_started,
             "finished_at": now_ms(),
             "counts": dict(result.counts),

@@ -1,14 +1,17 @@
-"""What goes into one feed: every listing (full) or what changed (delta), each projected.
+"""What goes into one feed: every listing (full), what changed (delta), or, after a change
+of the publisher's profile, every listing compared with what the publisher holds
+(reconciliation), each projected.
 
 The domain's projection decides each record; this module only selects the listings, keeps
-homonymy groups whole, compares with the ledger and writes through the ``FeedWriter``.
+homonymy groups whole, compares with the ledger, writes through the ``FeedWriter`` and
+writes what the ledger must then record into the feed's journal.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,9 +23,10 @@ from directory_svc.domain.listings import Listing
 from directory_svc.domain.projection import HomonymIndex, Projection, homonyms_in_list, project
 from directory_svc.domain.publishers import Publisher
 from directory_svc.storage.export_runs import ExportRuns
-from directory_svc.storage.feeds import FeedLedger, SentEntry
+from directory_svc.storage.ledger import FeedLedger, LedgerHead
 from directory_svc.storage.listings import ListingRepository
 from exporters.formats import FeedWriter, record_values
+from exporters.journal import JournalWriter
 
 
 class Progress(Protocol):
@@ -63,18 +67,70 @@ def _digest(listings: ListingRepository, values: dict[str, Any]) -> str:
     return listings.codec.cipher.blind_index("feed", text)
 
 
-async def _homonyms(
-    listings: ListingRepository, publisher: Publisher, initial_keys: list[str], name_keys: list[str]
-) -> tuple[HomonymIndex, list[Listing]]:
-    members = await listings.in_homonym_groups(initial_keys, name_keys) if (
-        initial_keys or name_keys
-    ) else []  # fmt: skip
-    index = homonyms_in_list(members, publisher.profile)
-    return index, members
-
-
 def _reason(projection: Projection) -> str:
     return projection.reasons[0].code.value if projection.reasons else "excluded"
+
+
+@dataclass(frozen=True, slots=True)
+class Projected:
+    """One listing of a whole-directory pass: its projection for the publisher, the
+    record's flat values (``None`` when excluded) and its homonymy keys."""
+
+    listing: Listing
+    projection: Projection
+    values: dict[str, Any] | None
+    initial_key: str
+    name_key: str
+
+
+async def project_directory(
+    listings: ListingRepository, publisher: Publisher, progress: Progress | None = None
+) -> AsyncIterator[Projected]:
+    """Every listing projected for ``publisher``: what a fresh full feed is made of.
+
+    Listings whose homonym keys collide are projected last, once their whole group is
+    known: no second query for the groups (a full scan on FerretDB), and memory holds only
+    the colliding listings. Any other listing has no namesake: an empty index is exact.
+    """
+    total = await listings.count() if progress else None
+    if progress:
+        progress.step("homonymy keys", total)
+    initial_keys, name_keys = await listings.colliding_homonym_keys(
+        progress.advance if progress else None
+    )
+    if progress:
+        progress.step("records", total)
+    codec = listings.codec
+    no_namesake = HomonymIndex()
+    deferred: list[tuple[Listing, str, str]] = []
+
+    def one(listing: Listing, hi: str, hn: str, homonyms: HomonymIndex) -> Projected:
+        projection = project(listing, publisher.profile, homonyms)
+        record = projection.record
+        values = None if record is None else record_values(record, publisher.number_format)
+        return Projected(listing, projection, values, hi, hn)
+
+    async for batch in listings.stream():
+        for listing in batch:
+            hi, hn = codec.homonym_keys(listing)
+            if hi in initial_keys or hn in name_keys:
+                deferred.append((listing, hi, hn))
+            else:
+                yield one(listing, hi, hn, no_namesake)
+        if progress:
+            progress.advance(len(batch))
+    homonyms = homonyms_in_list((i for i, _, _ in deferred), publisher.profile)
+    for listing, hi, hn in deferred:
+        yield one(listing, hi, hn, homonyms)
+
+
+async def expected_records(
+    listings: ListingRepository, publisher: Publisher
+) -> AsyncIterator[dict[str, Any]]:
+    """The records a fresh full feed would give ``publisher`` now (nothing is written)."""
+    async for item in project_directory(listings, publisher):
+        if item.values is not None:
+            yield item.values
 
 
 async def full_feed(
@@ -82,106 +138,95 @@ async def full_feed(
     publisher: Publisher,
     writer: FeedWriter,
     result: ExportResult,
-    tmp: Path,
+    journal: JournalWriter,
     progress: Progress | None,
-) -> Callable[[], Any]:
-    """Write every listing the publisher may see; returns the ledger commit to run once
-    the feed is published."""
-    # Listings whose homonym keys collide are projected last, once their whole group is
-    # known: no second query for the groups (a full scan on FerretDB), and memory holds only
-    # the colliding listings. Any other listing has no namesake: an empty index is exact.
-    total = await ctx.listings.count() if progress else None
-    if progress:
-        progress.step("homonymy keys", total)
-    initial_keys, name_keys = await ctx.listings.colliding_homonym_keys(
-        progress.advance if progress else None
-    )
-    if progress:
-        progress.step("records", total)
-    codec = ctx.listings.codec
-    no_namesake = HomonymIndex()
-    deferred: list[tuple[Listing, str, str]] = []
-    staging = tmp.parent / f".ledger-{result.folder.name}.jsonl"
-    with staging.open("w", encoding="utf-8") as stage:
+) -> None:
+    """Write every listing the publisher may see; the journal replaces the ledger."""
+    async for item in project_directory(ctx.listings, publisher, progress):
+        if item.values is None:
+            result.counts[f"excluded_{_reason(item.projection)}"] += 1
+            continue
+        writer.upsert(item.values)
+        result.counts["upsert"] += 1
+        digest = _digest(ctx.listings, item.values)
+        journal.sent(item.listing.id, digest, item.initial_key, item.name_key)
 
-        def emit(listing: Listing, hi: str, hn: str, homonyms: HomonymIndex) -> None:
-            projection = project(listing, publisher.profile, homonyms)
-            if projection.record is None:
-                result.counts[f"excluded_{_reason(projection)}"] += 1
-                return
-            values = record_values(projection.record, publisher.number_format)
-            writer.upsert(values)
+
+async def reconcile_feed(
+    ctx: ExportContext,
+    publisher: Publisher,
+    head: LedgerHead,
+    writer: FeedWriter,
+    result: ExportResult,
+    journal: JournalWriter,
+    progress: Progress | None,
+) -> None:
+    """A delta after a profile change: the whole directory projected again and compared
+    with what the publisher holds, so that it ends with exactly a fresh full feed's
+    records; the journal replaces the ledger."""
+    held = await ctx.ledger.digests(publisher.id, head)
+    async for item in project_directory(ctx.listings, publisher, progress):
+        entry = item.listing.id
+        if item.values is None:
+            if held.pop(entry, None) is not None:
+                _delete(writer, result, entry, _reason(item.projection))
+            continue
+        digest = _digest(ctx.listings, item.values)
+        if held.pop(entry, None) != digest:
+            writer.upsert(item.values)
             result.counts["upsert"] += 1
-            stage.write(json.dumps([listing.id, _digest(ctx.listings, values), hi, hn]) + "\n")
+        journal.sent(entry, digest, item.initial_key, item.name_key)
+    for entry in sorted(held):  # held, but no longer a listing of the directory
+        _delete(writer, result, entry, "profile_changed")
 
-        async for batch in ctx.listings.stream():
-            for listing in batch:
-                hi, hn = codec.homonym_keys(listing)
-                if hi in initial_keys or hn in name_keys:
-                    deferred.append((listing, hi, hn))
-                else:
-                    emit(listing, hi, hn, no_namesake)
-            if progress:
-                progress.advance(len(batch))
-        homonyms = homonyms_in_list((i for i, _, _ in deferred), publisher.profile)
-        for listing, hi, hn in deferred:
-            emit(listing, hi, hn, homonyms)
 
-    async def commit() -> None:
-        with staging.open(encoding="utf-8") as stage:
-            # Read as it is written to the ledger: memory does not grow with the feed.
-            rows = (json.loads(line) for line in stage)
-            sent = (SentEntry(e, digest, hi, hn, result.seq) for e, digest, hi, hn in rows)
-            await ctx.ledger.replace_all(publisher.id, sent)
-        staging.unlink()
-
-    return commit
+def _delete(writer: FeedWriter, result: ExportResult, entry: str, reason: str) -> None:
+    writer.delete(entry, reason)
+    result.counts["delete"] += 1
+    result.counts[f"delete_{reason}"] += 1
 
 
 async def delta_feed(
     ctx: ExportContext,
     publisher: Publisher,
+    head: LedgerHead,
     writer: FeedWriter,
     result: ExportResult,
     since: datetime,
+    journal: JournalWriter,
     progress: Progress | None,
-) -> Callable[[], Any]:
-    """Write what changed for the publisher since ``since``; returns the ledger commit."""
+) -> None:
+    """Write what changed for the publisher since ``since``; the journal updates the
+    ledger's current generation."""
     # Few queries on purpose: on FerretDB (SQLite) every non-_id query scans the collection.
     if progress:
         progress.step("changed listings", None)
     changed = {item.id: item for item in await ctx.listings.changed_since(since)}
-    before = await ctx.ledger.get(publisher.id, list(changed))
+    before = await ctx.ledger.get(publisher.id, list(changed), head)
     current = [ctx.listings.codec.homonym_keys(item) for item in changed.values()]
     initial_keys = sorted({hi for hi, _ in current} | {s.initial_key for s in before.values()})
     name_keys = sorted({hn for _, hn in current} | {s.name_key for s in before.values()})
-    homonyms, members = await _homonyms(ctx.listings, publisher, initial_keys, name_keys)
+    members: list[Listing] = []
+    if initial_keys or name_keys:
+        members = await ctx.listings.in_homonym_groups(initial_keys, name_keys)
+    homonyms = homonyms_in_list(members, publisher.profile)
     candidates = {**changed, **{m.id: m for m in members}}
     others = [i for i in candidates if i not in before]
-    sent_before = {**before, **(await ctx.ledger.get(publisher.id, others) if others else {})}
-    sent: list[SentEntry] = []
-    deleted: list[str] = []
+    sent_before = {**before, **(await ctx.ledger.get(publisher.id, others, head))}
     for listing in candidates.values():
         projection = project(listing, publisher.profile, homonyms)
         previous = sent_before.get(listing.id)
         if projection.record is None:
             if previous is not None:
-                writer.delete(listing.id, _reason(projection))
-                result.counts["delete"] += 1
-                result.counts[f"delete_{_reason(projection)}"] += 1
-                deleted.append(listing.id)
+                _delete(writer, result, listing.id, _reason(projection))
+                journal.deleted(listing.id)
             continue
         values = record_values(projection.record, publisher.number_format)
         digest = _digest(ctx.listings, values)
-        hi, hn = ctx.listings.codec.homonym_keys(listing)
         if previous is None or previous.digest != digest:
             writer.upsert(values)
             result.counts["upsert"] += 1
-            sent.append(SentEntry(listing.id, digest, hi, hn, result.seq))
+            hi, hn = ctx.listings.codec.homonym_keys(listing)
+            journal.sent(listing.id, digest, hi, hn)
     if progress:
         progress.advance(len(candidates))
-
-    async def commit() -> None:
-        await ctx.ledger.apply(publisher.id, sent, deleted)
-
-    return commit

@@ -45,7 +45,6 @@ choices = st.builds(
     no_street=st.booleans(),
     no_reverse_lookup=st.booleans(),
     no_marketing=st.booleans(),
-    mobile_consent=consents,
 )
 
 
@@ -53,6 +52,10 @@ choices = st.builds(
 def listings(draw: st.DrawFn, listing_id: str | None = None) -> Listing:
     line_type = draw(st.sampled_from(list(NUMBERS)))
     kind = draw(st.sampled_from(ListingKind))
+    numbers = [LineNumber(NUMBERS[line_type], line_type, True, draw(consents))]
+    second = draw(st.none() | st.sampled_from([t for t in NUMBERS if t is not line_type]))
+    if second is not None:  # a second number, of another type, shown or not
+        numbers.append(LineNumber(NUMBERS[second], second, draw(st.booleans()), draw(consents)))
     return Listing(
         id=listing_id or draw(st.uuids()).hex,
         account_id="acc-1",
@@ -71,7 +74,7 @@ def listings(draw: st.DrawFn, listing_id: str | None = None) -> Listing:
             locality=draw(st.none() | st.just("Le Bourg")),
             complement=draw(st.none() | st.just("Bâtiment B")),
         ),
-        numbers=(LineNumber(NUMBERS[line_type], line_type),),
+        numbers=tuple(numbers),
         choices=draw(choices),
         provenance=Provenance(Actor.SUBSCRIBER, Channel.WEB, AT, "n1"),
         profession=draw(st.none() | st.just("Boulanger")),

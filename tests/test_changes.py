@@ -129,10 +129,13 @@ async def test_history_records_who_and_what_changed(repo: ListingRepository) -> 
         (
             lambda i: replace(
                 i,
-                numbers=(LineNumber("+33612345678", LineType.MOBILE),),
-                choices=replace(i.choices, listed=True, mobile_consent=None),
+                numbers=(
+                    LineNumber("+33142685300", LineType.FIXED_GEOGRAPHIC),
+                    LineNumber("+33612345678", LineType.MOBILE),
+                ),
+                choices=replace(i.choices, listed=True),
             ),
-            "choices.listed",
+            "numbers.1",
             "mobile_consent_required",
         ),
         (

@@ -1,7 +1,6 @@
 """Publisher feeds: full and delta exports, deletions, signatures, encryption, crashes."""
 
 import asyncio
-import csv
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -25,11 +24,12 @@ from directory_svc.domain.publishers import (
 from directory_svc.services import listings as listing_service
 from directory_svc.services.publishers import add_publisher, export_now
 from directory_svc.services.seed import demo_listings, seed_listings
-from directory_svc.storage.feeds import SentEntry
 from directory_svc.storage.keys import init_keys
+from directory_svc.storage.ledger import SentEntry
 from directory_svc.storage.setup import Storage
 from exporters import pipeline
 from exporters.manifest import VerificationFailed, load_public_key, verify_folder
+from tests.r10_helpers import records as _records
 
 AT = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -41,15 +41,6 @@ def _publisher(pid: str = "pub-a", **kw: Any) -> Publisher:
         legal_name="Annuaire Exemple SAS",
         **kw,
     )  # fmt: skip
-
-
-def _records(folder: Path) -> list[dict[str, str]]:
-    manifest = json.loads((folder / "manifest.json").read_text())["manifest"]
-    payload = folder / manifest["payload"]["file"]
-    if manifest["format"] == "jsonl":
-        return [json.loads(line) for line in payload.read_text().splitlines()]
-    with payload.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f, delimiter=";"))
 
 
 def _replay(state: dict[str, dict[str, str]], folder: Path, full: bool) -> None:
@@ -66,12 +57,16 @@ async def _change(storage: Storage, listing_id: str, tag: str, **fields: Any) ->
     while True:
         current = await listing_service.get_listing(storage.listings, listing_id)
         choices = replace(current.choices, **fields) if fields else current.choices
-        if choices.listed and current.line_type is LineType.MOBILE and not choices.mobile_consent:
-            choices = replace(choices, mobile_consent=Consent(AT, Channel.WEB, f"consent-{tag}"))
+        numbers = current.numbers
+        if choices.listed and current.line_type is LineType.MOBILE and not numbers[0].consent:
+            consent = Consent(AT, Channel.WEB, f"consent-{tag}")
+            numbers = (replace(numbers[0], published=True, consent=consent), *numbers[1:])
         try:
             await listing_service.change_listing(
                 storage.listings, listing_id, current.version,
-                lambda item, c=choices: replace(item, choices=c, mention=tag[:30]),
+                lambda item, c=choices, n=numbers: replace(
+                    item, choices=c, numbers=n, mention=tag[:30]
+                ),
                 Change(f"chg-{tag}", Provenance(Actor.SUBSCRIBER, Channel.WEB, AT, "n1")),
             )  # fmt: skip
             return
@@ -120,7 +115,7 @@ async def test_full_feed_never_holds_an_excluded_entry(
         should = (
             item.choices.listed
             and item.address.insee_code.startswith("75")
-            and (item.line_type.value != "mobile" or item.choices.mobile_consent is not None)
+            and (item.line_type.value != "mobile" or item.numbers[0].consent is not None)
         )
         assert (item.id in sent) == should
         if item.id in sent:
@@ -237,9 +232,9 @@ async def test_a_second_full_feed_replaces_a_ledger_larger_than_one_delete(
 ) -> None:
     """FerretDB refuses to delete more than 32,766 documents in one statement."""
     entries = [SentEntry(f"e{n:06d}", "d", "hi", "hn", 1) for n in range(33_000)]
-    await storage.ledger.replace_all("big", entries)
+    await storage.ledger.replace("big", 1, "profile", entries)
     again = [replace(e, sequence=2) for e in entries[:100]]
-    await storage.ledger.replace_all("big", again)
+    await storage.ledger.replace("big", 2, "profile", again)
     kept = await storage.ledger.get("big", [e.entry_id for e in entries[:200]])
     assert sorted(kept) == [e.entry_id for e in entries[:100]]
     assert {s.sequence for s in kept.values()} == {2}

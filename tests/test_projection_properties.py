@@ -44,12 +44,17 @@ def test_unlisted_terminated_or_unconsented_mobile_reach_no_publisher(
     listing: Listing, profile: PublisherProfile, neighbours: list[Listing]
 ) -> None:
     result = _run(listing, profile, neighbours)
-    unconsented_mobile = (
-        listing.line_type is LineType.MOBILE and listing.choices.mobile_consent is None
-    )
-    if not listing.choices.listed or unconsented_mobile or listing.status is Status.TERMINATED:
+    consented = [
+        n.e164
+        for n in listing.numbers
+        if n.published and (n.line_type is not LineType.MOBILE or n.consent is not None)
+    ]
+    if not listing.choices.listed or not consented or listing.status is Status.TERMINATED:
         assert result.record is None
         assert len(result.reasons) == 1
+    elif result.record is not None and "numbers" in profile.fields:
+        # Each number by its own line type, whatever its position (L34).
+        assert result.record.fields["numbers"] == tuple(consented)
 
 
 @MANY

@@ -1,6 +1,7 @@
 import re
 from dataclasses import replace
 
+from directory_svc.domain.communes import MUNICIPAL_ARRONDISSEMENTS, commune_of
 from directory_svc.domain.listings import ListingKind
 from directory_svc.domain.numbers import LineType, parse_french_number
 from directory_svc.reference import communes
@@ -21,7 +22,10 @@ def test_demo_listings_look_french_and_valid() -> None:
         check_listing(item)  # every rule, including the official commune list
         commune = communes().get(item.address.insee_code)
         assert commune is not None
-        assert item.address.commune == commune.name
+        assert item.address.insee_code not in MUNICIPAL_ARRONDISSEMENTS  # by arrondissement
+        city = communes().get(commune_of(item.address.insee_code))
+        assert city is not None
+        assert item.address.commune in (commune.name, city.name)
         assert re.fullmatch(r"\d{5}", item.address.postcode)
         number = parse_french_number(item.numbers[0].e164)
         assert number.line_type is item.line_type

@@ -3,12 +3,11 @@
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from directory_svc.domain.choices import Actor, Channel, Provenance
-from directory_svc.domain.history import PURGED, Change
+from directory_svc.domain.history import PURGED
 from directory_svc.domain.listings import Status
 from directory_svc.domain.publishers import Publisher, PublisherKind, PublisherProfile
 from directory_svc.services import listings as listing_service
-from directory_svc.services.lines import purge_terminated, terminate_line
+from directory_svc.services.lines import TerminateLine, purge_terminated, terminate_line
 from directory_svc.services.maintenance import verify_history
 from directory_svc.services.publishers import add_publisher, export_now
 from directory_svc.services.seed import demo_listings, seed_listings
@@ -30,9 +29,17 @@ async def test_terminated_line_is_deleted_from_feeds_then_purged(
         await export_now(storage, keys_dir, pid, tmp_path, full=True)
     sent = {r["entry_id"] for r in _records(next(tmp_path.glob("dir-000001-full")))}
     target = next(i for i in demo_listings(80, seed=12) if i.id in sent)
-    change = Change("end-1", Provenance(Actor.IMPORT, Channel.IMPORT, AT, "n1"))
     current = await listing_service.get_listing(storage.listings, target.id)
-    await terminate_line(storage.listings, target.id, current.version, change)
+    await terminate_line(
+        storage.listings,
+        TerminateLine(
+            listing_id=target.id,
+            expected_version=current.version,
+            change_id="end-1",
+            reason="contract ended",
+            at=AT,
+        ),
+    )
 
     for pid in ("dir", "enq"):
         delta = await export_now(storage, keys_dir, pid, tmp_path)

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
 
+from directory_svc import clock
 from directory_svc.api.context import Context
-from directory_svc.api.permissions import IsSubscriberOrStaff
+from directory_svc.api.permissions import IsStaff, IsSubscriberOrStaff
 from directory_svc.api.problems import NotFoundProblem, ValidationProblem
 from directory_svc.api.types import ListingType
 from directory_svc.domain.choices import Channel
 from directory_svc.domain.errors import NotFound, ValidationError, VersionConflict
 from directory_svc.domain.listings import Listing
 from directory_svc.services import choices as service
+from directory_svc.services.lines import TerminateLine, terminate_line
 
 NOTICE_VERSION = "notice-2026-01"
 
@@ -42,6 +43,17 @@ class ChoicesInput:
     no_marketing: bool
     reason: str | None = strawberry.field(default=None, description="Required for support.")
     channel: StaffChannel | None = strawberry.field(default=None, description="Support only.")
+
+
+@strawberry.input(description="Terminate a line, for good (staff, on the subscriber's request).")
+class TerminateLineInput:
+    listing_id: str
+    expected_version: int
+    change_id: str = strawberry.field(description="Unique per change; a retry reuses it.")
+    reason: str = strawberry.field(description="Why (kept in the history and access log).")
+    channel: StaffChannel | None = strawberry.field(
+        default=None, description="How the request came (required)."
+    )
 
 
 @strawberry.type(description="The change was applied (or had been, for a retry).")
@@ -79,9 +91,29 @@ class ChangeMutations:
         return await change_result(
             service.change_choices(
                 info.context.resources.listings, who, input.listing_id, input.expected_version,
-                values, input.change_id, datetime.now(UTC), NOTICE_VERSION, input.reason, channel,
+                values, input.change_id, clock.now(), NOTICE_VERSION, input.reason, channel,
             )
         )  # fmt: skip
+
+    @strawberry.mutation(
+        description="Terminate a line: its entry leaves every publisher's next feed as a "
+        "delete and no change re-activates it. Reason and channel required; logged.",
+        permission_classes=[IsStaff],
+    )
+    async def terminate_line(
+        self, info: Info[Context, None], input: TerminateLineInput
+    ) -> ChangeResult:
+        res = info.context.resources
+        command = TerminateLine(
+            listing_id=input.listing_id,
+            expected_version=input.expected_version,
+            change_id=input.change_id,
+            reason=input.reason,
+            at=clock.now(),
+            by=info.context.principal,
+            channel=Channel(input.channel.value) if input.channel else None,
+        )
+        return await change_result(terminate_line(res.listings, command, access_log=res.access_log))
 
 
 async def change_result(pending: Awaitable[Listing]) -> ChangeResult:

@@ -14,7 +14,8 @@ from directory_svc.storage.access_log import AccessLog
 from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.data_queries import DataQueries
 from directory_svc.storage.export_runs import ExportRuns
-from directory_svc.storage.feeds import FeedLedger, PublisherRepository
+from directory_svc.storage.feeds import PublisherRepository
+from directory_svc.storage.ledger import FeedLedger
 from directory_svc.storage.listings import ListingRepository
 
 PRINCIPAL = web.RequestKey("principal", Principal)

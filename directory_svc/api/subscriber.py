@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from directory_svc import clock
 from directory_svc.api.access import AccessRecordType
 from directory_svc.api.changes import (
     NOTICE_VERSION,
@@ -201,7 +202,7 @@ class SubscriberQueries:
         try:
             found = await preview_service.preview_choices(
                 info.context.resources.listings, _who(info), input.listing_id, values,
-                datetime.now(UTC),
+                clock.now(),
             )  # fmt: skip
         except ValidationError as exc:
             return ValidationProblem.from_error(exc)
@@ -230,7 +231,7 @@ class SubscriberQueries:
     async def my_data_export(self, info: Info[Context, None]) -> JSON:
         res = info.context.resources
         data = await my_data.my_data_export(
-            res.accounts, res.listings, res.access_log, _who(info), datetime.now(UTC)
+            res.accounts, res.listings, res.access_log, _who(info), clock.now()
         )
         return JSON(data)
 
@@ -260,7 +261,7 @@ class ContentMutations:
         return await change_result(
             content_service.change_content(
                 info.context.resources.listings, _who(info), input.listing_id,
-                input.expected_version, values, input.change_id, datetime.now(UTC),
+                input.expected_version, values, input.change_id, clock.now(),
                 NOTICE_VERSION, input.attested, input.reason, channel,
             )
         )  # fmt: skip

@@ -14,6 +14,7 @@ from directory_svc.domain.listings import Listing
 from directory_svc.domain.listings import ListingKind as DomainListingKind
 from directory_svc.domain.numbers import LineType as DomainLineType
 from directory_svc.domain.pagination import Page
+from directory_svc.domain.projection import publishable_numbers
 
 
 @strawberry.enum(description="Residential or professional subscriber.")
@@ -46,7 +47,11 @@ class AddressType:
 class LineNumberType:
     number: str = strawberry.field(description="The number in E.164 form.")
     line_type: LineType = strawberry.field(description="Kind of line.")
-    published: bool = strawberry.field(description="Whether it appears in directories.")
+    published: bool = strawberry.field(description="Whether the subscriber shows it.")
+    consent: bool = strawberry.field(description="Consent to list this mobile number recorded.")
+    in_directories: bool = strawberry.field(
+        description="Whether directories receive it: shown and, for a mobile, consented."
+    )
 
 
 @strawberry.type(name="ExtraUser", description="Another user of the line, listed with consent.")
@@ -64,7 +69,9 @@ class ChoicesType:
     no_street: bool = strawberry.field(description="No street address.")
     no_reverse_lookup: bool = strawberry.field(description="Not in reverse look-up.")
     no_marketing: bool = strawberry.field(description="No direct marketing.")
-    mobile_consent: bool = strawberry.field(description="Consent to list a mobile recorded.")
+    mobile_consent: bool = strawberry.field(
+        description="Consent recorded for every mobile number shown (and at least one)."
+    )
 
 
 @strawberry.type(name="Listing", description="A directory entry for one line of a subscriber.")
@@ -92,6 +99,10 @@ class ListingType:
     def from_domain(cls, listing: Listing) -> ListingType:
         """The GraphQL view of a domain listing."""
         a, c = listing.address, listing.choices
+        shown = publishable_numbers(listing)
+        mobiles = [
+            n for n in listing.numbers if n.line_type is DomainLineType.MOBILE and n.published
+        ]
         return cls(
             id=strawberry.ID(listing.id),
             kind=ListingKind(listing.kind.value),
@@ -110,7 +121,11 @@ class ListingType:
             ),
             numbers=[
                 LineNumberType(
-                    number=n.e164, line_type=LineType(n.line_type.value), published=n.published
+                    number=n.e164,
+                    line_type=LineType(n.line_type.value),
+                    published=n.published,
+                    consent=n.consent is not None,
+                    in_directories=n.e164 in shown,
                 )
                 for n in listing.numbers
             ],
@@ -129,7 +144,7 @@ class ListingType:
                 no_street=c.no_street,
                 no_reverse_lookup=c.no_reverse_lookup,
                 no_marketing=c.no_marketing,
-                mobile_consent=c.mobile_consent is not None,
+                mobile_consent=bool(mobiles) and all(n.consent for n in mobiles),
             ),
             status=listing.status.value,
             version=listing.version,

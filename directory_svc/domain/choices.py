@@ -16,6 +16,8 @@ class Actor(StrEnum):
     SUPPORT = "support"
     IMPORT = "import"
     DEFAULT = "default"
+    OPERATOR = "operator"
+    """The operator's own tools (the command line), e.g. terminating a line."""
 
 
 class Channel(StrEnum):
@@ -51,7 +53,7 @@ class Consent:
 
 @dataclass(frozen=True, slots=True)
 class Choices:
-    """The six R10 choices of a listing, plus the recorded consent a mobile listing needs."""
+    """The six R10 choices of a listing (a mobile number's consent is held by the number)."""
 
     listed: bool
     initial_only: bool = False
@@ -59,7 +61,6 @@ class Choices:
     no_street: bool = False
     no_reverse_lookup: bool = False
     no_marketing: bool = False
-    mobile_consent: Consent | None = None
 
     @property
     def effective_no_marketing(self) -> bool:

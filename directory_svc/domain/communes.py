@@ -23,6 +23,21 @@ class Commune:
     population: int
 
 
+MUNICIPAL_ARRONDISSEMENTS: dict[str, frozenset[str]] = {
+    "75056": frozenset(str(code) for code in range(75101, 75121)),  # Paris
+    "69123": frozenset(str(code) for code in range(69381, 69390)),  # Lyon
+    "13055": frozenset(str(code) for code in range(13201, 13217)),  # Marseille
+}
+"""Paris, Lyon and Marseille, each with the INSEE codes of its municipal arrondissements."""
+
+_PARENT = {arr: city for city, arrs in MUNICIPAL_ARRONDISSEMENTS.items() for arr in arrs}
+
+
+def commune_of(insee_code: str) -> str:
+    """The commune a code belongs to: the city for an arrondissement, else the code itself."""
+    return _PARENT.get(insee_code, insee_code)
+
+
 def departement_of(insee_code: str) -> str:
     """The département of a commune: 2 characters, or 3 overseas (971–976)."""
     return insee_code[:3] if insee_code.startswith("97") else insee_code[:2]
@@ -69,6 +84,29 @@ class CommuneTable:
     def all(self) -> list[Commune]:
         """Every commune, in code order."""
         return sorted(self._by_code.values(), key=lambda c: c.insee_code)
+
+    def canonical(self, field: str, insee_code: str, postcode: str) -> str:
+        """The code a listing is stored with: Paris, Lyon and Marseille are stored with
+        the arrondissement that the postcode names (one place, one identity).
+
+        Raises ``ValidationError`` when a city code comes with a postcode that names no
+        single arrondissement of it.
+        """
+        arrondissements = MUNICIPAL_ARRONDISSEMENTS.get(insee_code)
+        if arrondissements is None:
+            return insee_code
+        found = [
+            code
+            for code in sorted(arrondissements)
+            if (c := self._by_code.get(code)) is not None and postcode in c.postcodes
+        ]
+        if len(found) != 1:
+            raise ValidationError(
+                f"{field}.insee_code",
+                "arrondissement_required",
+                "give the arrondissement's code: the postcode names none of this city's",
+            )
+        return found[0]
 
     def check(self, field: str, insee_code: str, postcode: str) -> Commune:
         """The commune, after checking that it exists and that the postcode belongs to it."""

@@ -44,7 +44,6 @@ class HistoryEntry:
 def listing_values(listing: Listing) -> dict[str, JsonValue]:
     """A flat, JSON-ready view of everything a change can touch (keys are stable)."""
     a, c = listing.address, listing.choices
-    consent = c.mobile_consent
     return {
         "kind": listing.kind.value,
         "status": listing.status.value,
@@ -56,7 +55,11 @@ def listing_values(listing: Listing) -> dict[str, JsonValue]:
         "postcode": a.postcode,
         "insee_code": a.insee_code,
         "commune": a.commune,
-        "numbers": [f"{n.e164} {n.line_type.value} {int(n.published)}" for n in listing.numbers],
+        "numbers": [
+            f"{n.e164} {n.line_type.value} {int(n.published)}"
+            + (f" consent:{n.consent.reference}" if n.consent else "")
+            for n in listing.numbers
+        ],
         "profession": listing.profession,
         "mention": listing.mention,
         "email": listing.email,
@@ -72,7 +75,6 @@ def listing_values(listing: Listing) -> dict[str, JsonValue]:
         "no_street": c.no_street,
         "no_reverse_lookup": c.no_reverse_lookup,
         "no_marketing": c.no_marketing,
-        "mobile_consent": consent.reference if consent else None,
     }
 
 

@@ -55,11 +55,13 @@ class Address:
 
 @dataclass(frozen=True, slots=True)
 class LineNumber:
-    """A number of the line and whether it appears in directories."""
+    """A number of the line, whether the subscriber shows it, and (a mobile number) the
+    subscriber's recorded consent to list it (L34: no consent, not published)."""
 
     e164: str
     line_type: LineType
     published: bool = True
+    consent: Consent | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,8 @@ class Listing:
     status: Status = Status.ACTIVE
     version: int = 0
     updated_at: datetime | None = field(default=None, compare=False)
+    source: str | None = field(default=None, compare=False)
+    """Keyed digest of the CRM row this listing was last imported from (None: no import)."""
 
     @property
     def line_type(self) -> LineType:

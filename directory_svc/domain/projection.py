@@ -6,6 +6,8 @@ pre-filter before ``project``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -120,6 +122,16 @@ def name_key(insee_code: str, surname: str, first_name: str) -> tuple[str, str, 
     return insee_code, normalise_name(surname), normalise_name(first_name)
 
 
+def publishable_numbers(listing: Listing) -> tuple[str, ...]:
+    """The numbers a directory may show: those the subscriber shows and, for each mobile
+    number, only with that number's own recorded consent (L34), whatever its position."""
+    return tuple(
+        n.e164
+        for n in listing.numbers
+        if n.published and (n.line_type is not LineType.MOBILE or n.consent is not None)
+    )
+
+
 def exclusion(listing: Listing, profile: PublisherProfile) -> ReasonCode | None:
     """Why the entry must not reach this publisher at all, or ``None``."""
     choices = listing.choices
@@ -127,8 +139,9 @@ def exclusion(listing: Listing, profile: PublisherProfile) -> ReasonCode | None:
         return ReasonCode.TERMINATED
     if not choices.listed:
         return ReasonCode.UNLISTED
-    if listing.line_type is LineType.MOBILE and choices.mobile_consent is None:
-        return ReasonCode.MOBILE_WITHOUT_CONSENT
+    if not publishable_numbers(listing):
+        shown = [n for n in listing.numbers if n.published]
+        return ReasonCode.MOBILE_WITHOUT_CONSENT if shown else ReasonCode.UNLISTED
     if not profile.scope.contains(listing.address.insee_code):
         return ReasonCode.OUT_OF_SCOPE
     if (
@@ -199,7 +212,7 @@ def project(listing: Listing, profile: PublisherProfile, homonyms: HomonymyConte
         "postcode": address.postcode,
         "commune": address.commune,
         "insee_code": code,
-        "numbers": listing.published_numbers,
+        "numbers": publishable_numbers(listing),
         "profession": listing.profession,
         "mention": listing.mention,
         "email": listing.email,
@@ -220,3 +233,26 @@ def project(listing: Listing, profile: PublisherProfile, homonyms: HomonymyConte
         ),
     )
     return Projection(record=record, reasons=tuple(reasons))
+
+
+RULES_VERSION = 2
+"""Bumped whenever ``project`` changes what a publisher receives (2: consent per number);
+a publisher whose copy was built under other rules gets a reconciling delta."""
+
+
+def profile_fingerprint(profile: PublisherProfile, number_format: str) -> str:
+    """What decides every record a publisher receives: its profile, how its numbers are
+    written and the rules version. Equal fingerprints, equal records."""
+    content = {
+        "rules": RULES_VERSION,
+        "kind": profile.kind.value,
+        "marketing": profile.marketing_allowed,
+        "departements": sorted(profile.scope.departements),
+        "communes": sorted(profile.scope.communes),
+        "fields": sorted(profile.fields),
+        "policy": profile.choice_policy.value,
+        "homonymy": profile.homonymy.value,
+        "numbers": number_format,
+    }
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from directory_svc.domain.communes import departement_of
+from directory_svc.domain.communes import commune_of, departement_of
 
 
 class PublisherKind(StrEnum):
@@ -65,10 +65,15 @@ class GeoScope:
         return not self.departements and not self.communes
 
     def contains(self, insee_code: str) -> bool:
-        """Whether a commune is inside the scope."""
+        """Whether a commune is inside the scope; a scope naming Paris, Lyon or Marseille
+        holds each of its arrondissements."""
         if self.all_france:
             return True
-        return insee_code in self.communes or departement_of(insee_code) in self.departements
+        return (
+            insee_code in self.communes
+            or commune_of(insee_code) in self.communes
+            or departement_of(insee_code) in self.departements
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,25 @@ def check_text(field: str, value: str, max_len: int, *, required: bool = False) 
     return stripped
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP, CSV injection)."""
+
+
+def check_plain_text(field: str, value: str, max_len: int, *, required: bool = False) -> str:
+    """``check_text``, and the value must not start like a spreadsheet formula.
+
+    Every free text of a listing reaches publishers' files, which they open in
+    spreadsheets: ``=``, ``+``, ``-``, ``@``, tab or carriage return first is refused.
+    """
+    if value.startswith(FORMULA_STARTS) or value.lstrip(" ").startswith(FORMULA_STARTS):
+        raise ValidationError(
+            field,
+            "formula",
+            "must not start with =, +, -, @, a tab or a carriage return (spreadsheet formula)",
+        )
+    return check_text(field, value, max_len, required=required)
+
+
 def normalise_name(value: str) -> str:
     """Fold a name for comparison: case, accents, spaces, hyphens and apostrophes.
 

@@ -8,7 +8,7 @@ from directory_svc.domain.communes import check_insee_code, check_postcode
 from directory_svc.domain.errors import ValidationError
 from directory_svc.domain.listings import Listing, ListingKind
 from directory_svc.domain.numbers import LineType, parse_french_number
-from directory_svc.domain.text import check_text
+from directory_svc.domain.text import check_plain_text
 
 DISPLAY_NAME_MAX = 100
 FULL_NAME_MAX = 130
@@ -41,8 +41,8 @@ def validate_listing(listing: Listing) -> None:
 
 def _check_names(listing: Listing) -> None:
     residential = listing.kind is ListingKind.RESIDENTIAL
-    surname = check_text("surname", listing.surname, FULL_NAME_MAX, required=residential)
-    first = check_text("first_name", listing.first_name, FULL_NAME_MAX)
+    surname = check_plain_text("surname", listing.surname, FULL_NAME_MAX, required=residential)
+    first = check_plain_text("first_name", listing.first_name, FULL_NAME_MAX)
     if len(surname) + len(first) > FULL_NAME_MAX:
         raise ValidationError(
             "first_name", "too_long", f"surname and first name exceed {FULL_NAME_MAX} characters"
@@ -50,14 +50,14 @@ def _check_names(listing: Listing) -> None:
     if not residential and not listing.business_names:
         raise ValidationError("business_names", "required", "a professional needs a name")
     for i, name in enumerate(listing.business_names):
-        check_text(f"business_names.{i}", name, DISPLAY_NAME_MAX, required=True)
+        check_plain_text(f"business_names.{i}", name, DISPLAY_NAME_MAX, required=True)
     if len(listing.display_name) > DISPLAY_NAME_MAX:
         raise ValidationError(
             "surname", "too_long", f"the display name exceeds {DISPLAY_NAME_MAX} characters"
         )
     for i, user in enumerate(listing.extra_users):
-        check_text(f"extra_users.{i}.surname", user.surname, FULL_NAME_MAX, required=True)
-        check_text(f"extra_users.{i}.first_name", user.first_name, FULL_NAME_MAX)
+        check_plain_text(f"extra_users.{i}.surname", user.surname, FULL_NAME_MAX, required=True)
+        check_plain_text(f"extra_users.{i}.first_name", user.first_name, FULL_NAME_MAX)
         if user.consent is None:
             raise ValidationError(
                 f"extra_users.{i}.consent", "consent_required", "the user's consent is required"
@@ -68,11 +68,11 @@ def _check_address(listing: Listing) -> None:
     a = listing.address
     check_postcode("address.postcode", a.postcode)
     check_insee_code("address.insee_code", a.insee_code)
-    check_text("address.commune", a.commune, COMMUNE_MAX, required=True)
+    check_plain_text("address.commune", a.commune, COMMUNE_MAX, required=True)
     for name in ("number", "repetition", "street", "locality", "complement"):
         value = getattr(a, name)
         if value is not None:
-            check_text(f"address.{name}", value, ADDRESS_LINE_MAX)
+            check_plain_text(f"address.{name}", value, ADDRESS_LINE_MAX)
     if a.street_line and len(a.street_line) > ADDRESS_LINE_MAX:
         raise ValidationError(
             "address.street", "too_long", f"the street line exceeds {ADDRESS_LINE_MAX} characters"
@@ -96,13 +96,13 @@ def _check_numbers(listing: Listing) -> None:
 
 def _check_optional_texts(listing: Listing) -> None:
     if listing.profession is not None:
-        check_text("profession", listing.profession, PROFESSION_MAX)
+        check_plain_text("profession", listing.profession, PROFESSION_MAX)
     if listing.mention is not None:
-        check_text("mention", listing.mention, MENTION_MAX)
+        check_plain_text("mention", listing.mention, MENTION_MAX)
     if listing.category is not None:
-        check_text("category", listing.category, PROFESSION_MAX)
+        check_plain_text("category", listing.category, PROFESSION_MAX)
     if listing.email is not None:
-        email = check_text("email", listing.email, EMAIL_MAX)
+        email = check_plain_text("email", listing.email, EMAIL_MAX)
         if email and not _EMAIL.match(email):
             raise ValidationError("email", "email_format", "is not an e-mail address")
 
@@ -115,9 +115,12 @@ def _check_choices(listing: Listing) -> None:
             "consumer_facing_professional",
             "is not available to a professional who serves consumers (R10)",
         )
-    if choices.listed and listing.line_type is LineType.MOBILE and choices.mobile_consent is None:
-        raise ValidationError(
-            "choices.listed",
-            "mobile_consent_required",
-            "a mobile line is listed only with the subscriber's recorded consent",
-        )
+    if not choices.listed:
+        return
+    for i, number in enumerate(listing.numbers):
+        if number.published and number.line_type is LineType.MOBILE and number.consent is None:
+            raise ValidationError(
+                f"numbers.{i}",
+                "mobile_consent_required",
+                "a mobile number is listed only with the subscriber's recorded consent",
+            )

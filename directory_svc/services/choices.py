@@ -14,7 +14,7 @@ from directory_svc.domain.access import Principal, Role
 from directory_svc.domain.choices import Actor, Channel, Consent, Provenance
 from directory_svc.domain.errors import NotFound, ValidationError
 from directory_svc.domain.history import Change
-from directory_svc.domain.listings import Listing
+from directory_svc.domain.listings import LineNumber, Listing
 from directory_svc.domain.numbers import LineType
 from directory_svc.domain.text import check_text
 from directory_svc.services.listings import change_listing, get_listing
@@ -97,14 +97,15 @@ async def change_choices(
 def with_choices(item: Listing, values: ChoiceValues, change: Change) -> Listing:
     """The listing with ``values`` as its choices (pure; used for saving and for previews).
 
-    Asking to be listed is the recorded prior consent a mobile listing needs (L34).
+    The subscriber asking to be listed is the recorded prior consent (L34) of the mobile
+    numbers the listing shows; when it shows none, its main number is shown.
     """
-    consent = item.choices.mobile_consent
-    if values.listed and item.line_type is LineType.MOBILE and consent is None:
-        p = change.provenance
-        consent = Consent(p.at, p.channel, change.change_id)
+    numbers = item.numbers
+    if values.listed and not item.choices.listed:
+        numbers = consent_to_list(item.numbers, change)
     return replace(
         item,
+        numbers=numbers,
         choices=replace(
             item.choices,
             listed=values.listed,
@@ -113,6 +114,19 @@ def with_choices(item: Listing, values: ChoiceValues, change: Change) -> Listing
             no_street=values.no_street,
             no_reverse_lookup=values.no_reverse_lookup,
             no_marketing=values.no_marketing,
-            mobile_consent=consent,
         ),
+    )
+
+
+def consent_to_list(numbers: tuple[LineNumber, ...], change: Change) -> tuple[LineNumber, ...]:
+    """The numbers once the subscriber asked to be listed: the main number is shown when
+    none is, and each mobile number shown gets this change as its consent."""
+    if not any(n.published for n in numbers):
+        numbers = tuple(replace(n, published=i == 0) for i, n in enumerate(numbers))
+    p = change.provenance
+    return tuple(
+        replace(n, consent=Consent(p.at, p.channel, change.change_id))
+        if n.published and n.line_type is LineType.MOBILE and n.consent is None
+        else n
+        for n in numbers
     )

@@ -15,7 +15,7 @@ from directory_svc.domain.choices import Channel, Consent
 from directory_svc.domain.errors import ValidationError
 from directory_svc.domain.history import Change
 from directory_svc.domain.listings import ExtraUser, Listing
-from directory_svc.domain.numbers import parse_french_number
+from directory_svc.domain.numbers import LineType, parse_french_number
 from directory_svc.services.choices import make_change, owned_listing
 from directory_svc.services.listings import change_listing
 from directory_svc.storage.listings import ListingRepository
@@ -53,7 +53,14 @@ def with_content(item: Listing, values: ContentValues, change: Change) -> Listin
         raise ValidationError(
             "published_numbers", "not_on_line", "only numbers of this line can appear"
         )
-    numbers = tuple(replace(n, published=n.e164 in wanted) for n in item.numbers)
+    p = change.provenance
+    numbers = tuple(
+        # The subscriber showing a mobile number is their consent to list it (L34).
+        replace(n, published=True, consent=n.consent or Consent(p.at, p.channel, change.change_id))
+        if n.e164 in wanted and n.line_type is LineType.MOBILE
+        else replace(n, published=n.e164 in wanted)
+        for n in item.numbers
+    )
     kept = {(u.surname, u.first_name): u.consent for u in item.extra_users}
     users = []
     for u in values.extra_users:

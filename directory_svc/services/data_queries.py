@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
+from directory_svc import clock
 from directory_svc.domain.access import Principal
 from directory_svc.domain.errors import NotFound
 from directory_svc.domain.text import check_text
 from directory_svc.storage.data_queries import DataQueries, DataQuery
-from directory_svc.storage.feeds import FeedLedger
+from directory_svc.storage.ledger import FeedLedger
 
 
 async def report_entry(
@@ -19,7 +18,7 @@ async def report_entry(
     text = check_text("message", message, 1000, required=True)
     if entry_id not in await ledger.get(who.publisher_id, [entry_id]):
         raise NotFound("entry")
-    return await queries.open(who.publisher_id, entry_id, text, datetime.now(UTC))
+    return await queries.open(who.publisher_id, entry_id, text, clock.now())
 
 
 async def close_report(
@@ -27,7 +26,7 @@ async def close_report(
 ) -> DataQuery:
     """Support closes a report with what was done."""
     text = check_text("resolution", resolution, 1000, required=True)
-    if not await queries.close(query_id, text, who.subject, datetime.now(UTC)):
+    if not await queries.close(query_id, text, who.subject, clock.now()):
         raise NotFound("open report")
     found = await queries.get(query_id)
     assert found is not None

@@ -1,188 +1,111 @@
-"""Import of listings from the operator's CRM: CSV (``;``-separated, header) or JSON Lines.
+"""Import of listings from the operator's CRM (rows read by ``services.import_rows``).
 
-Every row is validated; bad rows are reported with their line number and reason, good rows
-are stored. Idempotent: a row whose listing already holds the same content changes nothing.
+Choices belong to the subscriber. A row creates a listing with its choices (or the line
+type's defaults), and afterwards updates only what the CRM owns: identity, address, the
+set of numbers, profession and the other listing texts. It never changes a recorded choice
+unless it carries ``choices_at`` newer than the listing's last choice, never re-activates a
+terminated line (``status`` only ever terminates), and keeps the subscriber's shown numbers,
+consents and extra users. A row identical to the one last imported changes nothing.
+Every row's outcome is counted, and what a row could not change is noted with the reason.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import Any
 
+from directory_svc import clock
 from directory_svc.domain.accounts import Account, InformationRecord
-from directory_svc.domain.choices import (
-    Actor,
-    Channel,
-    Choices,
-    Consent,
-    Provenance,
-    default_choices,
-)
-from directory_svc.domain.errors import DomainError, ValidationError
+from directory_svc.domain.choices import Actor, Channel, Provenance
+from directory_svc.domain.errors import DomainError, ValidationError, VersionConflict
 from directory_svc.domain.history import Change, listing_values
-from directory_svc.domain.listings import Address, Civility, LineNumber, Listing, ListingKind
-from directory_svc.domain.numbers import parse_french_number
-from directory_svc.services.listings import check_listing
+from directory_svc.domain.listings import LineNumber, Listing, Status
+from directory_svc.services.import_rows import COLUMNS, ImportedRow, read_rows, row_to_listing
+from directory_svc.services.listings import prepared
 from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.listings import ListingRepository
 
-COLUMNS = (
-    "id", "account_id", "kind", "civility", "surname", "first_name", "business_names",
-    "numbers", "street_number", "repetition", "street", "locality", "complement", "postcode",
-    "insee_code", "commune", "profession", "mention", "email", "category", "consumer_facing",
-    "listed", "initial_only", "no_gender", "no_street", "no_reverse_lookup", "no_marketing",
-    "mobile_consent_ref", "notice_version",
-)  # fmt: skip
-REQUIRED = ("id", "account_id", "numbers", "postcode", "insee_code", "commune")
-MAX_FIELD_CHARS = 1000  # every column is far shorter; the precise limits follow
+__all__ = ["COLUMNS", "ImportReport", "import_file"]
+
 BATCH = 500
+ATTEMPTS = 5
 
 
 @dataclass
 class ImportReport:
-    """What an import did; ``rejected`` holds ``(line number, reason)``."""
+    """What an import did; ``rejected`` and ``notes`` hold ``(line number, text)``.
+
+    ``choice_changes`` counts listings whose R10 choices the import changed (created
+    listings excepted); ``notes`` says, per row, what the row could not change and why.
+    """
 
     created: int = 0
     changed: int = 0
     unchanged: int = 0
+    choice_changes: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    notes: list[tuple[int, str]] = field(default_factory=list)
 
 
-def _text(row: dict[str, Any], name: str) -> str | None:
-    value = row.get(name)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ValidationError(name, "type", "must be text")
-    if any("\udc80" <= c <= "\udcff" for c in value):
-        raise ValidationError(name, "encoding", "is not valid UTF-8")
-    return value
+@dataclass(frozen=True, slots=True)
+class _Row:
+    line: int
+    row: ImportedRow
+    listing: Listing
 
 
-def _flag(row: dict[str, Any], name: str, default: bool) -> bool:
-    value = row.get(name)
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "oui"):
-        return True
-    if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "non"):
-        return False
-    raise ValidationError(name, "boolean", "must be true or false")
+def merged(current: Listing, row: ImportedRow, source: str) -> tuple[Listing, list[str]]:
+    """What ``row`` makes of the stored ``current`` listing, and what it had to keep.
 
-
-def _split(value: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (value or "").split("|") if part.strip())
-
-
-def row_to_listing(row: dict[str, Any], at: datetime) -> Listing:
-    """Build a listing from one import row; raises ``ValidationError`` naming the field."""
-    unknown = [k for k in row if k not in COLUMNS]
-    if unknown:
-        name = str(unknown[0])[:40]
-        raise ValidationError(name, "unknown_field", "is not an import column")
-    for name, value in row.items():
-        if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
-            raise ValidationError(name, "too_long", f"must be at most {MAX_FIELD_CHARS} characters")
-    for name in REQUIRED:
-        if _text(row, name) is None:
-            raise ValidationError(name, "required", "is required")
-    numbers = tuple(
-        LineNumber(p.e164, p.line_type)
-        for p in (
-            parse_french_number(n, field=f"numbers.{i}")
-            for i, n in enumerate(_split(_text(row, "numbers")))
-        )
-    )
-    if not numbers:
-        raise ValidationError("numbers", "required", "is required")
-    defaults = default_choices(numbers[0].line_type)
-    notice = _text(row, "notice_version") or "unknown"
-    consent_ref = _text(row, "mobile_consent_ref")
-    try:
-        kind = ListingKind(_text(row, "kind") or "residential")
-    except ValueError:
-        raise ValidationError("kind", "enum", "must be residential or professional") from None
-    civility_raw = _text(row, "civility")
-    try:
-        civility = Civility(civility_raw) if civility_raw else None
-    except ValueError:
-        raise ValidationError("civility", "enum", "must be mme or m") from None
-    return Listing(
-        id=_text(row, "id") or "",
-        account_id=_text(row, "account_id") or "",
-        kind=kind,
-        civility=civility,
-        surname=_text(row, "surname") or "",
-        first_name=_text(row, "first_name") or "",
-        business_names=_split(_text(row, "business_names")),
-        address=Address(
-            postcode=_text(row, "postcode") or "",
-            insee_code=_text(row, "insee_code") or "",
-            commune=_text(row, "commune") or "",
-            number=_text(row, "street_number"),
-            repetition=_text(row, "repetition"),
-            street=_text(row, "street"),
-            locality=_text(row, "locality"),
-            complement=_text(row, "complement"),
-        ),
-        numbers=numbers,
-        choices=Choices(
-            listed=_flag(row, "listed", defaults.listed),
-            initial_only=_flag(row, "initial_only", False),
-            no_gender=_flag(row, "no_gender", False),
-            no_street=_flag(row, "no_street", False),
-            no_reverse_lookup=_flag(row, "no_reverse_lookup", False),
-            no_marketing=_flag(row, "no_marketing", False),
-            mobile_consent=Consent(at, Channel.IMPORT, consent_ref) if consent_ref else None,
-        ),
-        provenance=Provenance(Actor.IMPORT, Channel.IMPORT, at, notice),
-        profession=_text(row, "profession"),
-        mention=_text(row, "mention"),
-        email=_text(row, "email"),
-        category=_text(row, "category"),
-        consumer_facing=_flag(row, "consumer_facing", False),
-    )
-
-
-def read_rows(name: str, raw: bytes) -> Iterator[tuple[int, dict[str, Any] | ValidationError]]:
-    """``(line number, row or the error that makes it unreadable)`` for each row of a file.
-
-    ``name`` chooses the format: ``.jsonl``/``.ndjson`` for JSON Lines, anything else CSV.
+    Pure: the rules of the module docstring.
     """
-    text = raw.decode("utf-8", errors="surrogateescape")
-    if name.lower().endswith((".jsonl", ".ndjson", ".json")):
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError:
-                yield number, ValidationError("row", "json", "is not a JSON object")
-                continue
-            if not isinstance(row, dict):
-                yield number, ValidationError("row", "json", "is not a JSON object")
-                continue
-            yield number, row
-        return
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=";")
-    unknown = [c for c in reader.fieldnames or [] if c not in COLUMNS]
-    if unknown:
-        yield 1, ValidationError(str(unknown[0])[:40], "unknown_column", "is not an import column")
-        return
-    for row in reader:
-        number = reader.line_num
-        if None in row:
-            yield number, ValidationError("row", "columns", "has more fields than the header")
-            continue
-        yield number, dict(row)
+    incoming = row.listing
+    kept: list[str] = []
+    if current.status is Status.TERMINATED:
+        return current, ["status: the line is terminated"]
+    numbers = _numbers(current.numbers, incoming.numbers)
+    choices, provenance = current.choices, current.provenance
+    if row.choices_at is not None and row.choices_at > current.provenance.at:
+        choices, provenance = incoming.choices, incoming.provenance
+    elif incoming.choices != current.choices:
+        p = current.provenance
+        kept.append(f"choices: recorded by {p.actor.value} on {p.at.date().isoformat()}")
+    result = replace(
+        current,
+        kind=incoming.kind,
+        civility=incoming.civility,
+        surname=incoming.surname,
+        first_name=incoming.first_name,
+        business_names=incoming.business_names,
+        address=incoming.address,
+        numbers=numbers,
+        profession=incoming.profession,
+        mention=incoming.mention,
+        email=incoming.email,
+        category=incoming.category,
+        consumer_facing=incoming.consumer_facing,
+        choices=choices,
+        provenance=provenance,
+        status=Status.TERMINATED if row.terminate else current.status,
+        source=source,
+    )
+    return result, kept
+
+
+def _numbers(
+    current: tuple[LineNumber, ...], incoming: tuple[LineNumber, ...]
+) -> tuple[LineNumber, ...]:
+    """The CRM's numbers; those already on the line keep whether the subscriber shows them
+    and their consent (a consent reference the row brings is added, never removed)."""
+    before = {n.e164: n for n in current}
+    out = []
+    for n in incoming:
+        old = before.get(n.e164)
+        if old is None:
+            out.append(n)
+        else:
+            out.append(replace(old, line_type=n.line_type, consent=old.consent or n.consent))
+    return tuple(out)
 
 
 async def import_file(
@@ -194,24 +117,26 @@ async def import_file(
 ) -> ImportReport:
     """Import every valid row of file ``name`` (content ``raw``); see the module docstring."""
     report = ImportReport()
-    at = datetime.now(UTC).replace(microsecond=0)
-    digest = hashlib.sha256(raw).hexdigest()[:16]
-    change = Change(f"import:{digest}", Provenance(Actor.IMPORT, Channel.IMPORT, at, "import"))
-    batch: list[Listing] = []
+    at = clock.now().replace(microsecond=0)
+    change = Change(
+        f"import:{at.isoformat()}", Provenance(Actor.IMPORT, Channel.IMPORT, at, "import")
+    )
+    batch: list[_Row] = []
     seen: set[str] = set()
     for number, row in read_rows(name, raw):
         try:
             if isinstance(row, ValidationError):
                 raise row
-            listing = row_to_listing(row, at)
-            check_listing(listing)
+            imported = row_to_listing(row, at)
+            listing = prepared(imported.listing)
             if listing.id in seen:
                 raise ValidationError("id", "duplicate", "appears twice in the file")
             seen.add(listing.id)
         except DomainError as exc:
             report.rejected.append((number, str(exc)))
             continue
-        batch.append(listing)
+        source = repo.codec.cipher.blind_index("src", imported.content)
+        batch.append(_Row(number, imported, replace(listing, source=source)))
         if len(batch) == BATCH:
             await _store(repo, accounts, batch, change, report)
             if progress:
@@ -221,6 +146,7 @@ async def import_file(
         await _store(repo, accounts, batch, change, report)
         if progress:
             progress(len(batch))
+    report.notes.sort()
     return report
 
 
@@ -236,37 +162,44 @@ def _account_of(listing: Listing) -> Account:
 async def _store(
     repo: ListingRepository,
     accounts: AccountRepository,
-    batch: list[Listing],
+    batch: list[_Row],
     change: Change,
     report: ImportReport,
 ) -> None:
-    # The CRM's notice version says which rights notice the subscriber was given.
-    await accounts.create_missing(
-        [
-            Account(
-                item.account_id,
-                item.kind,
-                (
-                    InformationRecord(
-                        item.provenance.at, Channel.IMPORT, item.provenance.notice_version
-                    ),
-                )
-                if item.provenance.notice_version != "unknown"
-                else (),
-            )
-            for item in batch
-        ]
-    )
-    existing = {item.id: item for item in await repo.get_many([b.id for b in batch])}
-    new = [item for item in batch if item.id not in existing]
+    await accounts.create_missing([_account_of(item.listing) for item in batch])
+    existing = {item.id: item for item in await repo.get_many([b.listing.id for b in batch])}
+    new = [item.listing for item in batch if item.listing.id not in existing]
     report.created += await repo.insert_new(new, change)
     for item in batch:
-        current = existing.get(item.id)
-        if current is None:
-            continue
-        if listing_values(item) == listing_values(current):
+        current = existing.get(item.listing.id)
+        if current is not None:
+            await _update(repo, item, current, change, report)
+
+
+async def _update(
+    repo: ListingRepository, item: _Row, current: Listing, change: Change, report: ImportReport
+) -> None:
+    """Apply one row to a stored listing (re-read and re-merged if it moves meanwhile)."""
+    row_change = replace(change, change_id=f"{change.change_id}:{current.id}")
+    for _ in range(ATTEMPTS):
+        if current.source == item.listing.source and current.status is not Status.TERMINATED:
             report.unchanged += 1
+            return
+        target, kept = merged(current, item.row, item.listing.source or "")
+        report.notes.extend((item.line, f"kept: {note}") for note in kept)
+        if listing_values(target) == listing_values(current):
+            report.unchanged += 1
+            await repo.note_source(current.id, item.listing.source or "")
+            return
+        try:
+            await repo.apply(current.version, prepared(target), row_change)
+        except VersionConflict as exc:
+            if not isinstance(exc.current, Listing):
+                raise
+            current = exc.current
+            report.notes = [n for n in report.notes if n[0] != item.line]
             continue
-        row_change = replace(change, change_id=f"{change.change_id}:{item.id}")
-        await repo.apply(current.version, item, row_change)
         report.changed += 1
+        report.choice_changes += target.choices != current.choices
+        return
+    raise VersionConflict(current)

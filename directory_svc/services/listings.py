@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from directory_svc.domain.errors import NotFound, ValidationError
 from directory_svc.domain.history import Change, HistoryEntry
-from directory_svc.domain.listings import Listing
+from directory_svc.domain.listings import Listing, Status
 from directory_svc.domain.numbers import parse_french_number
 from directory_svc.domain.pagination import MAX_PAGE_SIZE, Page
 from directory_svc.domain.validation import validate_listing
@@ -46,10 +46,20 @@ def check_listing(listing: Listing) -> None:
     communes().check("address", listing.address.insee_code, listing.address.postcode)
 
 
+def prepared(listing: Listing) -> Listing:
+    """The listing as it is stored, after every rule: its commune normalised (Paris, Lyon
+    and Marseille by arrondissement, from the postcode), then ``check_listing``."""
+    a = listing.address
+    code = communes().canonical("address", a.insee_code, a.postcode)
+    if code != a.insee_code:
+        listing = replace(listing, address=replace(a, insee_code=code))
+    check_listing(listing)
+    return listing
+
+
 async def create_listing(repo: ListingRepository, listing: Listing, change: Change) -> Listing:
     """Validate and store a new listing; a retry with the same change id is harmless."""
-    check_listing(listing)
-    return await repo.create(listing, change)
+    return await repo.create(prepared(listing), change)
 
 
 async def change_listing(
@@ -71,10 +81,13 @@ async def change_listing(
     edited = edit(current)
     if edited.id != current.id or edited.account_id != current.account_id:
         raise ValidationError("id", "immutable", "cannot be changed")
+    if current.status is Status.TERMINATED:
+        raise ValidationError(
+            "status", "terminated", "the line is terminated; nothing of it can change"
+        )
     if edited.choices != current.choices:
         edited = _with_provenance(edited, change)
-    check_listing(edited)
-    return await repo.apply(expected_version, edited, change)
+    return await repo.apply(expected_version, prepared(edited), change)
 
 
 def _with_provenance(listing: Listing, change: Change) -> Listing:

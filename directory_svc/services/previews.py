@@ -66,9 +66,11 @@ def choice_limits(listing: Listing, homonyms: HomonymIndex) -> list[Limit]:
     c = listing.choices
     wanted = replace(
         listing,
-        choices=replace(c, listed=True, initial_only=True, no_gender=True, no_street=True,
-                        mobile_consent=c.mobile_consent or _SOME_CONSENT),
-    )  # fmt: skip
+        numbers=tuple(
+            replace(n, published=True, consent=n.consent or _SOME_CONSENT) for n in listing.numbers
+        ),
+        choices=replace(c, listed=True, initial_only=True, no_gender=True, no_street=True),
+    )
     return [
         Limit(r.choice, r.code)
         for r in project(wanted, _DIRECTORY, homonyms).reasons

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
+from directory_svc import clock as service_clock
 from directory_svc.domain.errors import Busy
 from directory_svc.domain.publishers import Publisher
 from directory_svc.services.publishers import deliver_pending, export_now
@@ -54,7 +55,7 @@ class Scheduler:
         storage: Storage,
         keys_dir: Path,
         out_dir: Path,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = service_clock.now,
     ) -> None:
         self.storage = storage
         self.slots = storage.slots

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from faker import Faker
@@ -27,7 +28,7 @@ from directory_svc.domain.listings import (
 )
 from directory_svc.domain.numbers import LineType, PhoneNumber, parse_french_number
 from directory_svc.reference import communes
-from directory_svc.services.listings import check_listing
+from directory_svc.services.listings import prepared
 from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.listings import ListingRepository
 
@@ -79,7 +80,7 @@ def demo_listings(count: int, seed: int) -> Iterator[Listing]:
         )
         consumer_facing = professional and rng.random() < 0.6
         female = rng.random() < 0.5
-        yield Listing(
+        listing = Listing(
             id=new_listing_id(int(at.timestamp() * 1000), rng.randbytes(10)),
             account_id=f"acc-{seed}-{i:08d}",
             kind=ListingKind.PROFESSIONAL if professional else ListingKind.RESIDENTIAL,
@@ -95,7 +96,7 @@ def demo_listings(count: int, seed: int) -> Iterator[Listing]:
                 repetition="bis" if rng.random() < 0.05 else None,
                 street=fake.street_name()[:30],
             ),
-            numbers=(LineNumber(number.e164, number.line_type),),
+            numbers=(LineNumber(number.e164, number.line_type, consent=consent),),
             choices=Choices(
                 listed=(consent is not None) if mobile else rng.random() < 0.8,
                 initial_only=rng.random() < 0.1,
@@ -103,13 +104,15 @@ def demo_listings(count: int, seed: int) -> Iterator[Listing]:
                 no_street=not consumer_facing and rng.random() < 0.1,
                 no_reverse_lookup=rng.random() < 0.2,
                 no_marketing=rng.random() < 0.4,
-                mobile_consent=consent,
             ),
             provenance=Provenance(Actor.IMPORT, Channel.IMPORT, at, NOTICE),
             profession=fake.job()[:100] if professional else None,
             email=fake.email() if rng.random() < 0.3 else None,
             consumer_facing=consumer_facing,
         )
+        a = listing.address  # Paris, Lyon, Marseille: stored by arrondissement
+        code = communes().canonical("address", a.insee_code, a.postcode)
+        yield replace(listing, address=replace(a, insee_code=code))
 
 
 def _account_of(listing: Listing) -> Account:
@@ -132,8 +135,7 @@ async def seed_listings(
     added = 0
     batch: list[Listing] = []
     for listing in demo_listings(count, seed):
-        check_listing(listing)
-        batch.append(listing)
+        batch.append(prepared(listing))
         if len(batch) == _BATCH:
             if accounts is not None:
                 await accounts.create_missing([_account_of(item) for item in batch])

@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
+from directory_svc import clock
 from directory_svc.domain.access import Principal
 from directory_svc.domain.accounts import Account
 from directory_svc.domain.errors import DomainError, ValidationError
@@ -25,7 +25,8 @@ from directory_svc.services.accounts import get_account
 from directory_svc.services.listings import find_by_number, get_listing, homonym_group
 from directory_svc.storage.access_log import AccessLog, AccessRecord
 from directory_svc.storage.accounts import AccountRepository
-from directory_svc.storage.feeds import FeedLedger, PublisherRepository
+from directory_svc.storage.feeds import PublisherRepository
+from directory_svc.storage.ledger import FeedLedger
 from directory_svc.storage.listings import ListingRepository
 
 
@@ -62,7 +63,7 @@ def _purpose(purpose: str) -> str:
 def _records(
     who: Principal, operation: str, purpose: str, found: list[Listing]
 ) -> list[AccessRecord]:
-    at = datetime.now(UTC)
+    at = clock.now()
     return [
         AccessRecord(at, who.subject, who.role.value, operation, purpose, item.id, item.account_id)
         for item in found
@@ -82,7 +83,7 @@ async def lookup_by_number(
     try:
         limiter.check(who.subject)
     except RateLimited:
-        at = datetime.now(UTC)
+        at = clock.now()
         await log.record([AccessRecord(at, who.subject, who.role.value, "lookupByNumber",
                                        reason, flagged=True)])  # fmt: skip
         raise

@@ -8,9 +8,10 @@ are what publishers' lists are selected on.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from directory_svc import clock
 from directory_svc.domain.choices import Actor, Channel, Choices, Consent, Provenance
 from directory_svc.domain.history import Change, HistoryEntry
 from directory_svc.domain.listings import (
@@ -31,16 +32,34 @@ Document = dict[str, Any]
 PII = "pii"
 
 
-def _consent_doc(consent: Consent | None) -> Document | None:
-    if consent is None:
-        return None
-    return {"at": consent.given_at, "ch": consent.channel.value, "ref": consent.reference}
-
-
 def _consent(doc: Document | None) -> Consent | None:
     if doc is None:
         return None
     return Consent(doc["at"], Channel(doc["ch"]), doc["ref"])
+
+
+def _consent_cells(consent: Consent | None) -> list[str | None]:
+    if consent is None:
+        return [None, None, None]
+    return [consent.reference, _iso(consent.given_at), consent.channel.value]
+
+
+def _numbers(cells: list[list[Any]], line_consent: Document | None) -> tuple[LineNumber, ...]:
+    """Numbers as stored: ``[e164, type, published, consent ref, at, channel]``.
+
+    Documents written before consent was held per number have three cells and the line's
+    consent in ``choices.mobile_consent``: it was given for the main number only.
+    """
+    numbers = []
+    for i, cell in enumerate(cells):
+        e164, kind, published = cell[0], LineType(cell[1]), bool(cell[2])
+        if len(cell) >= 6:
+            ref, at, channel = cell[3], cell[4], cell[5]
+            consent = Consent(datetime.fromisoformat(at), Channel(channel), ref) if ref else None
+        else:
+            consent = _consent(line_consent) if i == 0 and kind is LineType.MOBILE else None
+        numbers.append(LineNumber(e164, kind, published, consent))
+    return tuple(numbers)
 
 
 def _prov_doc(p: Provenance) -> Document:
@@ -64,8 +83,8 @@ def _iso(at: datetime | None) -> str | None:
 
 
 def now_ms() -> datetime:
-    """Now, truncated to the millisecond (what the database stores)."""
-    now = datetime.now(UTC)
+    """Now (the service's clock), truncated to the millisecond (what the database stores)."""
+    now = clock.now()
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
@@ -101,7 +120,10 @@ class ListingCodec:
             "c": listing.civility.value if listing.civility else None,
             "b": list(listing.business_names),
             "a": [a.number, a.repetition, a.street, a.locality, a.complement],
-            "n": [[n.e164, n.line_type.value, n.published] for n in listing.numbers],
+            "n": [
+                [n.e164, n.line_type.value, n.published, *_consent_cells(n.consent)]
+                for n in listing.numbers
+            ],
             "e": listing.email,
             "p": listing.profession,
             "m": listing.mention,
@@ -133,11 +155,11 @@ class ListingCodec:
                 "no_street": c.no_street,
                 "no_reverse_lookup": c.no_reverse_lookup,
                 "no_marketing": c.no_marketing,
-                "mobile_consent": _consent_doc(c.mobile_consent),
             },
             "prov": _prov_doc(listing.provenance),
             "v": listing.version,
             "updated_at": listing.updated_at,
+            "src": listing.source,
             "kid": Cipher.kid_of(blob),
             PII: blob,
             "idx": {
@@ -171,7 +193,7 @@ class ListingCodec:
                 locality=locality,
                 complement=complement,
             ),
-            numbers=tuple(LineNumber(e, LineType(t), bool(p)) for e, t, p in pii["n"]),
+            numbers=_numbers(pii["n"], c.get("mobile_consent")),
             choices=Choices(
                 listed=c["listed"],
                 initial_only=c["initial_only"],
@@ -179,7 +201,6 @@ class ListingCodec:
                 no_street=c["no_street"],
                 no_reverse_lookup=c["no_reverse_lookup"],
                 no_marketing=c["no_marketing"],
-                mobile_consent=_consent(c.get("mobile_consent")),
             ),
             provenance=_prov(doc["prov"]),
             profession=pii["p"],
@@ -198,6 +219,7 @@ class ListingCodec:
             status=Status(doc["status"]),
             version=doc["v"],
             updated_at=doc["updated_at"],
+            source=doc.get("src"),
         )
 
     def entry(self, listing_id: str, entry: HistoryEntry) -> Document:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from directory_svc import clock
 from directory_svc.domain.errors import Busy
 from directory_svc.storage.documents import Document
 
@@ -112,6 +113,23 @@ class ExportRuns:
         """Record the outcome of a run (its only writer is the process that claimed it)."""
         await self._col.update_one({"_id": self._id(publisher_id, seq)}, {"$set": fields})
 
+    async def publishing(self, publisher_id: str, seq: int, folder: str) -> bool:
+        """Say, just before its folder is renamed into view, that this run's ledger journal
+        must be committed; False when the run is no longer ours (taken over)."""
+        result = await self._col.update_one(
+            {"_id": self._id(publisher_id, seq), "status": "running"},
+            {"$set": {"folder": folder, "ledger_pending": True}},
+        )
+        return result.matched_count == 1
+
+    async def ledger_pending(self, publisher_id: str) -> list[Document]:
+        """Runs whose folder may be published but whose journal is not yet in the ledger,
+        oldest first (their process died or the database failed in between)."""
+        cursor = self._col.find({"pub": publisher_id, "ledger_pending": True}).sort(
+            "seq", ASCENDING
+        )
+        return await cursor.to_list(None)
+
     async def undelivered(self, publisher_id: str) -> list[Document]:
         """Successful runs not yet pushed to the publisher, oldest first."""
         cursor = self._col.find(
@@ -125,7 +143,7 @@ class ExportRuns:
         A ``running`` run whose process is gone is shown as ``interrupted``.
         """
         cursor = self._col.find({"pub": publisher_id}).sort("seq", DESCENDING).limit(limit)
-        now = datetime.now(UTC)
+        now = clock.now()
         runs = await cursor.to_list(limit)
         for run in runs:
             if run["status"] == "running" and _interrupted(run, now):

@@ -1,14 +1,11 @@
-"""Publishers, the per-publisher ledger of what each was last sent, and export runs."""
+"""The publisher registry (the ledger of what each was sent is in ``storage.ledger``)."""
 
 from __future__ import annotations
 
-import itertools
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
-from pymongo import ASCENDING, DeleteOne, ReplaceOne
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -133,73 +130,3 @@ class PublisherRepository:
     async def all(self) -> list[Publisher]:
         """Every publisher, by id."""
         return [_publisher(d) async for d in self._col.find({}).sort("_id", ASCENDING)]
-
-
-@dataclass(frozen=True, slots=True)
-class SentEntry:
-    """What a publisher was last sent for an entry: a keyed hash, and its homonymy keys."""
-
-    entry_id: str
-    digest: str
-    initial_key: str
-    name_key: str
-    sequence: int = 0
-
-
-DELETE_SLICE = 10_000
-"""Documents deleted per statement (FerretDB's SQLite backend caps the variables of one)."""
-
-
-class FeedLedger:
-    """Per publisher and entry, what was last sent (the base of deltas)."""
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._col = db["feed_ledger"]
-
-    async def ensure_indexes(self) -> None:
-        """Index the ledger by publisher."""
-        await self._col.create_index([("pub", ASCENDING)], name="by_publisher")
-
-    async def get(self, publisher_id: str, entry_ids: Iterable[str]) -> dict[str, SentEntry]:
-        """The ledger rows of these entries."""
-        ids = [f"{publisher_id}|{e}" for e in entry_ids]
-        cursor = self._col.find({"_id": {"$in": ids}})
-        return {
-            d["entry"]: SentEntry(d["entry"], d["h"], d["hi"], d["hn"], d.get("seq", 0))
-            async for d in cursor
-        }
-
-    async def apply(self, publisher_id: str, sent: list[SentEntry], deleted: list[str]) -> None:
-        """Record what was sent and what was deleted, in small batches."""
-        ops: list[Any] = [
-            ReplaceOne(
-                {"_id": f"{publisher_id}|{s.entry_id}"},
-                {"pub": publisher_id, "entry": s.entry_id, "h": s.digest, "hi": s.initial_key,
-                 "hn": s.name_key, "seq": s.sequence},
-                upsert=True,
-            )
-            for s in sent
-        ] + [DeleteOne({"_id": f"{publisher_id}|{e}"}) for e in deleted]  # fmt: skip
-        for start in range(0, len(ops), LEDGER_BATCH):
-            await self._col.bulk_write(ops[start : start + LEDGER_BATCH], ordered=True)
-
-    async def replace_all(self, publisher_id: str, sent: Iterable[SentEntry]) -> None:
-        """After a full feed: the ledger is exactly what it contained.
-
-        ``sent`` is consumed a thousand entries at a time: memory does not grow with it.
-        """
-        # In slices: FerretDB (SQLite) fails a delete of more than 32,766 documents at once
-        # ("too many SQL variables").
-        while True:
-            cursor = self._col.find({"pub": publisher_id}, {"_id": 1}).limit(DELETE_SLICE)
-            ids = [d["_id"] async for d in cursor]
-            if not ids:
-                break
-            await self._col.delete_many({"_id": {"$in": ids}})
-        entries = iter(sent)
-        while docs := [
-            {"_id": f"{publisher_id}|{s.entry_id}", "pub": publisher_id, "entry": s.entry_id,
-             "h": s.digest, "hi": s.initial_key, "hn": s.name_key, "seq": s.sequence}
-            for s in itertools.islice(entries, 1000)
-        ]:  # fmt: skip
-            await self._col.insert_many(docs, ordered=False)

@@ -19,8 +19,9 @@ import base64
 import os
 import secrets
 import time
-from datetime import UTC, datetime
 from pathlib import Path
+
+from directory_svc import clock
 
 KEY_BYTES = 32
 _RECHECK_S = 2.0
@@ -188,7 +189,7 @@ def _write_signing_key(path: Path) -> None:
 def add_data_key(directory: Path) -> str:
     """Create a new data key and make it the active one; returns its kid."""
     data_dir = directory / "data"
-    kid = "k" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    kid = "k" + clock.now().strftime("%Y%m%dT%H%M%S%f")
     _write_key(data_dir / f"{kid}.key", secrets.token_bytes(KEY_BYTES))
     tmp = data_dir / "ACTIVE.tmp"
     tmp.write_text(kid + "\n")

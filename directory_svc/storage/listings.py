@@ -205,6 +205,11 @@ class ListingRepository(ListingReads):
             return current
         raise VersionConflict(current)
 
+    async def note_source(self, listing_id: str, source: str) -> None:
+        """Remember the CRM row last read for a listing that it did not change (metadata
+        only: no version, no history entry)."""
+        await self._col.update_one({"_id": listing_id}, {"$set": {"src": source}})
+
     async def raw(self, listing_id: str) -> Document | None:
         """One stored document as is."""
         return await self._col.find_one({"_id": listing_id})

@@ -15,8 +15,9 @@ from directory_svc.storage.crypto import Cipher
 from directory_svc.storage.data_queries import DataQueries
 from directory_svc.storage.documents import ListingCodec
 from directory_svc.storage.export_runs import DownloadLog, ExportRuns, ExportSlots
-from directory_svc.storage.feeds import FeedLedger, PublisherRepository
+from directory_svc.storage.feeds import PublisherRepository
 from directory_svc.storage.keys import KeyRing
+from directory_svc.storage.ledger import FeedLedger
 from directory_svc.storage.listings import ListingRepository
 
 

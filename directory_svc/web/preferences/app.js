@@ -218,7 +218,8 @@ function renderContent(section, listing) {
   listing.numbers.forEach((n, i) => {
     const id = `${listing.id}-number-${i}`;
     const input = Object.assign(document.createElement("input"), { type: "checkbox", id, value: n.number, checked: n.published });
-    const lab = Object.assign(document.createElement("label"), { htmlFor: id, textContent: nationalNumber(n.number) });
+    const status = n.inDirectories ? t().numberInDirectories : t().numberNotInDirectories;
+    const lab = Object.assign(document.createElement("label"), { htmlFor: id, textContent: `${nationalNumber(n.number)} (${status})` });
     const row = document.createElement("div");
     row.className = "choice";
     row.append(input, lab);

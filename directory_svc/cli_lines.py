@@ -1,0 +1,82 @@
+"""``directory-svc line terminate`` and ``purge``: the end of a line's life."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+
+from directory_svc import clock
+from directory_svc.config import Settings
+from directory_svc.storage.setup import Storage, open_storage
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The ``line`` and ``purge`` commands."""
+    line = sub.add_parser("line", help="lines of subscribers").add_subparsers(
+        dest="action", required=True
+    )
+    terminate = line.add_parser(
+        "terminate", help="terminate a line for good: its entry leaves every feed"
+    )
+    terminate.add_argument("listing_id", help="the listing of the line")
+    terminate.add_argument("--reason", required=True, help="why (kept in the history)")
+    purge = sub.add_parser("purge", help="erase personal data of lines terminated long ago")
+    purge.add_argument("--retention-days", type=int, default=365, help="default 365")
+
+
+def _progress(label: str) -> Callable[[int], None]:
+    done = 0
+
+    def step(n: int) -> None:
+        nonlocal done
+        done += n
+        print(f"\r{label}: {done}", end="", file=sys.stderr, flush=True)
+
+    return step
+
+
+async def _terminate(storage: Storage, listing_id: str, reason: str) -> int:
+    from directory_svc.services.lines import TerminateLine, terminate_line
+
+    at = clock.now()
+    command = TerminateLine(
+        listing_id=listing_id,
+        expected_version=None,
+        change_id=f"terminate:{at.isoformat()}",
+        reason=reason,
+        at=at,
+    )
+    done = await terminate_line(storage.listings, command)
+    print(f"terminated {done.id} (version {done.version}); its entry leaves the next feeds")
+    return 0
+
+
+async def _purge(storage: Storage, days: int) -> int:
+    from directory_svc.services.lines import purge_terminated
+
+    count = await purge_terminated(
+        storage.listings, timedelta(days=days), clock.now(), _progress("purging")
+    )
+    print(file=sys.stderr)
+    print(f"purged {count} terminated listings older than {days} days")
+    return 0
+
+
+def dispatch(args: argparse.Namespace, settings: Settings, fail: Callable[[str], int]) -> int:
+    """Run a ``line`` or ``purge`` command."""
+    if args.command == "purge" and args.retention_days < 0:
+        return fail("--retention-days must be zero or more")
+
+    async def run() -> int:
+        storage = await open_storage(settings)
+        try:
+            if args.command == "purge":
+                return await _purge(storage, args.retention_days)
+            return await _terminate(storage, args.listing_id, args.reason)
+        finally:
+            await storage.close()
+
+    return asyncio.run(run())

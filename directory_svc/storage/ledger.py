@@ -1,0 +1,168 @@
+"""The feed ledger: per publisher and entry, what the publisher was last sent.
+
+Kept by *generation*: a full feed (or a reconciling delta) writes its rows into a new
+generation, then switches the publisher's head to it in one single-document update, then
+drops the older generations. At every instant the head names a complete ledger, the old
+or the new one; a failure between the steps leaves rows that the next swap removes. A
+delta updates the rows of the head's generation in place. The head also remembers the
+fingerprint of the publisher profile its generation was built with (see
+``domain.publishers.profile_fingerprint``): a different one means the publisher's copy no
+longer matches its profile, and the next export reconciles.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import DeleteOne, ReplaceOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from directory_svc.storage.documents import Document
+
+LEDGER_BATCH = 50
+"""Statements per update command (FerretDB 1.24 deadlocks beyond about 100)."""
+INSERT_BATCH = 1000
+DUPLICATE_KEY = 11000
+
+
+@dataclass(frozen=True, slots=True)
+class SentEntry:
+    """What a publisher was last sent for an entry: a keyed hash, and its homonymy keys."""
+
+    entry_id: str
+    digest: str
+    initial_key: str
+    name_key: str
+    sequence: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerHead:
+    """The publisher's current generation, the profile it was built with, and the feed
+    sequence that last wrote it."""
+
+    generation: str
+    profile: str
+    sequence: int
+
+
+class FeedLedger:
+    """Per publisher and entry, what was last sent (the base of deltas).
+
+    Each generation is a collection of its own, ``feed_ledger_<generation>_<publisher>``
+    (rows keyed by entry id), so that deleting an old generation is one ``drop``, whatever
+    its size, on every engine; ``feed_ledger_heads`` holds each publisher's head.
+    """
+
+    PREFIX = "feed_ledger_"
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
+        self._heads = db["feed_ledger_heads"]
+
+    async def ensure_indexes(self) -> None:
+        """Nothing beyond ``_id``: rows are read by entry id, generations are dropped whole."""
+
+    @classmethod
+    def _name(cls, publisher_id: str, generation: str) -> str:
+        return f"{cls.PREFIX}{generation}_{publisher_id}"
+
+    def _rows(self, publisher_id: str, generation: str) -> AsyncCollection[Document]:
+        return self._db[self._name(publisher_id, generation)]
+
+    @staticmethod
+    def _row(s: SentEntry) -> Document:
+        return {"_id": s.entry_id, "h": s.digest, "hi": s.initial_key, "hn": s.name_key,
+                "seq": s.sequence}  # fmt: skip
+
+    @staticmethod
+    def _entry(d: Document) -> SentEntry:
+        return SentEntry(d["_id"], d["h"], d["hi"], d["hn"], d.get("seq", 0))
+
+    async def head(self, publisher_id: str) -> LedgerHead | None:
+        """The publisher's current generation, or ``None`` before its first full feed."""
+        doc = await self._heads.find_one({"_id": publisher_id})
+        if doc is None:
+            return None
+        return LedgerHead(doc["gen"], doc["profile"], doc["seq"])
+
+    async def get(
+        self, publisher_id: str, entry_ids: Iterable[str], head: LedgerHead | None = None
+    ) -> dict[str, SentEntry]:
+        """The current rows of these entries (``head``: the head already read)."""
+        head = head or await self.head(publisher_id)
+        ids = list(entry_ids)
+        if head is None or not ids:
+            return {}
+        rows = self._rows(publisher_id, head.generation)
+        return {d["_id"]: self._entry(d) async for d in rows.find({"_id": {"$in": ids}})}
+
+    async def digests(self, publisher_id: str, head: LedgerHead) -> dict[str, str]:
+        """Every current row of the publisher: entry id → digest (for a reconciliation)."""
+        rows = self._rows(publisher_id, head.generation)
+        return {d["_id"]: d["h"] async for d in rows.find({}, {"h": 1}, batch_size=5000)}
+
+    async def entries(self, publisher_id: str) -> AsyncIterator[SentEntry]:
+        """Every current row of the publisher (for audits and tests)."""
+        head = await self.head(publisher_id)
+        if head is None:
+            return
+        async for d in self._rows(publisher_id, head.generation).find({}):
+            yield self._entry(d)
+
+    async def apply(
+        self,
+        publisher_id: str,
+        head: LedgerHead,
+        sequence: int,
+        sent: list[SentEntry],
+        deleted: list[str],
+    ) -> None:
+        """Delta ``sequence``: record what was sent and deleted in the head's generation
+        (idempotent)."""
+        ops: list[Any] = [
+            ReplaceOne({"_id": s.entry_id}, self._row(s), upsert=True) for s in sent
+        ] + [DeleteOne({"_id": e}) for e in deleted]
+        rows = self._rows(publisher_id, head.generation)
+        for start in range(0, len(ops), LEDGER_BATCH):
+            await rows.bulk_write(ops[start : start + LEDGER_BATCH], ordered=True)
+        await self._heads.update_one({"_id": publisher_id}, {"$set": {"seq": sequence}})
+
+    async def replace(
+        self, publisher_id: str, sequence: int, profile: str, sent: Iterable[SentEntry]
+    ) -> None:
+        """After full feed (or reconciliation) ``sequence``: the ledger becomes ``sent``.
+
+        Rows go into the generation of ``sequence`` (idempotent: a retried swap re-inserts
+        what is missing), then the head switches to it, then older generations are dropped.
+        ``sent`` is consumed a thousand entries at a time: memory does not grow with it.
+        """
+        generation = f"g{sequence:08d}"
+        rows = self._rows(publisher_id, generation)
+        entries = iter(sent)
+        while docs := [self._row(s) for s in itertools.islice(entries, INSERT_BATCH)]:
+            try:
+                await rows.insert_many(docs, ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if any(err.get("code") != DUPLICATE_KEY for err in errors):
+                    raise
+        await self._heads.update_one(
+            {"_id": publisher_id},
+            {"$set": {"gen": generation, "profile": profile, "seq": sequence}},
+            upsert=True,
+        )
+        await self._drop_other_generations(publisher_id, generation)
+
+    async def _drop_other_generations(self, publisher_id: str, keep: str) -> None:
+        for name in await self._db.list_collection_names():
+            if not name.startswith(self.PREFIX) or name == self._name(publisher_id, keep):
+                continue
+            generation, _, owner = name.removeprefix(self.PREFIX).partition("_")
+            if owner == publisher_id and generation.startswith("g"):
+                await self._db[name].drop()

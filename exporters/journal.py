@@ -1,0 +1,90 @@
+"""The ledger journal of one feed: what the ledger must record once the feed is published.
+
+Written (and fsynced) next to the feed folder, as ``.ledger-<folder>.jsonl``, before the
+folder is renamed into view; committed to the ledger after. If the process dies or the
+database fails in between, the next run of the publisher finds the published folder and
+its journal and commits it then: the ledger never lags behind what a publisher received.
+
+Format: a header line ``{"mode": "replace"|"apply", "sequence": N, "profile": "…"}``, then
+one line per entry: ``["u", entry_id, digest, initial_key, name_key]`` (sent) or
+``["d", entry_id]`` (deleted). ``replace`` makes the ledger exactly the ``u`` lines (a full
+feed, a reconciliation); ``apply`` updates the current generation (a delta).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from directory_svc.storage.ledger import FeedLedger, SentEntry
+
+
+def journal_path(out_dir: Path, folder_name: str) -> Path:
+    """Where the journal of feed folder ``folder_name`` lives."""
+    return out_dir / f".ledger-{folder_name}.jsonl"
+
+
+class JournalWriter:
+    """Writes one journal; ``close`` flushes it to disk."""
+
+    def __init__(self, path: Path, mode: str, sequence: int, profile: str) -> None:
+        self.path = path
+        self.sequence = sequence
+        self._file: IO[str] = path.open("w", encoding="utf-8")
+        header = {"mode": mode, "sequence": sequence, "profile": profile}
+        self._file.write(json.dumps(header) + "\n")
+
+    def sent(self, entry_id: str, digest: str, initial_key: str, name_key: str) -> None:
+        """The publisher now holds this record."""
+        self._file.write(json.dumps(["u", entry_id, digest, initial_key, name_key]) + "\n")
+
+    def deleted(self, entry_id: str) -> None:
+        """The publisher no longer holds this entry."""
+        self._file.write(json.dumps(["d", entry_id]) + "\n")
+
+    def close(self) -> None:
+        """Flush and fsync."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+
+    def discard(self) -> None:
+        """Forget the journal (its feed was not published)."""
+        if not self._file.closed:
+            self._file.close()
+        self.path.unlink(missing_ok=True)
+
+
+class JournalUnusable(Exception):
+    """The journal cannot be committed (e.g. a delta's ledger generation is gone)."""
+
+
+async def commit_journal(path: Path, ledger: FeedLedger, publisher_id: str) -> None:
+    """Record a published feed's journal in the ledger, then delete the journal.
+
+    Idempotent: committing the same journal twice gives the same ledger.
+    """
+    with path.open(encoding="utf-8") as f:
+        header = json.loads(f.readline())
+        sequence = int(header["sequence"])
+        if header["mode"] == "replace":
+            sent = (SentEntry(r[1], r[2], r[3], r[4], sequence) for r in _rows(f) if r[0] == "u")
+            await ledger.replace(publisher_id, sequence, header["profile"], sent)
+        else:
+            head = await ledger.head(publisher_id)
+            if head is None:
+                raise JournalUnusable("no ledger generation to apply a delta to")
+            rows = list(_rows(f))
+            sent_rows = [SentEntry(r[1], r[2], r[3], r[4], sequence) for r in rows if r[0] == "u"]
+            deleted = [r[1] for r in rows if r[0] == "d"]
+            await ledger.apply(publisher_id, head, sequence, sent_rows, deleted)
+    path.unlink(missing_ok=True)  # noqa: ASYNC240 (a small local file, as the feed writer's)
+
+
+def _rows(f: IO[str]) -> Iterator[list[str]]:
+    for line in f:
+        if line.strip():
+            yield json.loads(line)
