@@ -197,3 +197,23 @@ async def test_history_and_data_export_cover_only_my_account(
     others = [i for i in demo_listings(30, seed=8) if i.account_id != fixed.account_id]
     text = json.dumps(export, ensure_ascii=False)
     assert not any(o.id in text for o in others)
+
+
+async def test_the_data_export_never_names_the_staff_who_read_or_changed_my_data(
+    api: TestClient, settings: Settings, fixed: Listing
+) -> None:
+    """Issue 16, item 1: the agents' token subjects stayed in ``accesses`` and ``history``."""
+    agent = token(settings, Role.SUPPORT, subject="agent-secret-77")
+    support = operations("support")
+    read = await run_operation(
+        api, support, "Account", {"id": fixed.account_id, "purpose": "appel client"}, agent
+    )
+    assert "errors" not in read, read
+    given = _content(fixed, fixed.version + 1, "s77", reason="customer called", channel="PHONE")
+    saved = await run_operation(api, DOC, "SaveListing", {"input": given}, agent)
+    assert saved["data"]["changeListing"]["__typename"] == "ChangeApplied"
+    bearer = token(settings, Role.CUSTOMER, account_id=fixed.account_id)
+    export = (await _op(api, "MyDataExport", {}, bearer))["myDataExport"]
+    assert [a["role"] for a in export["accesses"]] == ["support"]
+    assert export["listings"][0]["history"][-1]["by"] == "support"
+    assert "agent-secret-77" not in json.dumps(export)

@@ -14,7 +14,8 @@ from directory_svc.storage.access_log import AccessLog, AccessRecord
 from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.listings import ListingRepository
 
-EXPORT_FORMAT = "directory-svc/my-data/1"
+EXPORT_FORMAT = "directory-svc/my-data/2"
+"""2: no staff identity (``agent``) in changes or accesses, only their role."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,17 +50,20 @@ def _when(at: datetime | None) -> str | None:
 
 
 def _entry(entry: HistoryEntry) -> dict[str, Any]:
+    """One change, as the subscriber sees it: who acted by role, never the staff member's
+    identity (kept for the operator's audit, not handed out)."""
     p = entry.provenance
     return {
         "seq": entry.seq, "at": _when(entry.at), "by": p.actor.value, "channel": p.channel.value,
-        "notice": p.notice_version, "agent": p.agent_id, "reason": entry.reason,
+        "notice": p.notice_version, "reason": entry.reason,
         "attested": entry.attested, "before": entry.before, "after": entry.after,
     }  # fmt: skip
 
 
 def _access(r: AccessRecord) -> dict[str, Any]:
+    """One read of the subscriber's data: when, by which role, why; never by whom."""
     return {
-        "at": _when(r.at), "agent": r.agent, "role": r.role, "operation": r.operation,
+        "at": _when(r.at), "role": r.role, "operation": r.operation,
         "purpose": r.purpose, "listing": r.listing_id,
     }  # fmt: skip
 
