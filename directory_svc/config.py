@@ -42,6 +42,13 @@ def _folder(env_vars: Mapping[str, str], name: str, default: Path) -> Path:
     return Path(raw) if raw else default
 
 
+def _choice(env_vars: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = env_vars.get(name, "").strip().lower() or default
+    if value not in allowed:
+        raise ConfigError(f"{name}: expected one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
 def _origin(env_vars: Mapping[str, str], name: str) -> str:
     raw = env_vars.get(name, "").strip().rstrip("/")
     if raw and (not raw.startswith(("https://", "http://")) or "/" in raw.split("://", 1)[1]):
@@ -72,6 +79,8 @@ class Settings:
     mutations_per_minute: int = 30
     operations_dir: Path = OPERATIONS_DIR
     portal_origin: str = ""
+    write_adapter: str = "auto"
+    """``auto`` (asked of the server), ``conditional`` (MongoDB) or ``claims`` (FerretDB)."""
 
     def require_tokens(self) -> None:
         """Raise unless bearer tokens can be verified (needed to serve)."""
@@ -169,4 +178,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         port=int(port),
         db_timeout_s=_number(env_vars, "DIRECTORY_DB_TIMEOUT", 5.0, 0.1, 120),
         log_level=log_level,
+        write_adapter=_choice(
+            env_vars, "DIRECTORY_WRITE_ADAPTER", ("auto", "conditional", "claims"), "auto"
+        ),
     )

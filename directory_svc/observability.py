@@ -68,6 +68,10 @@ class JsonFormatter(logging.Formatter):
         "reason",
         "url",
         "count",
+        "adapter",
+        "publisher",
+        "seq",
+        "outcome",
     )
 
     def format(self, record: logging.LogRecord) -> str:

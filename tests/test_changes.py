@@ -3,6 +3,7 @@
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -68,19 +69,19 @@ async def test_a_writer_that_read_an_old_version_cannot_overwrite_a_newer_one(
     """The interleaving CI once hit: a writer reads v, two others reach v+2, then it claims."""
     start = await _one(repo)
     edit = lambda text: lambda item: replace(item, mention=text)  # noqa: E731
-    real_claim = repo.claim
+    real_write = repo.versioned.write
     others_ran = False
 
-    async def claim_after_others(listing_id: str, version: int, change_id: str) -> bool:
+    async def write_after_others(*args: Any, **kwargs: Any) -> bool:
         nonlocal others_ran
-        if change_id == "stale" and not others_ran:
+        if args[4] == "stale" and not others_ran:  # the stale writer's turn to write
             others_ran = True
             v = start.version
             await service.change_listing(repo, start.id, v, edit("one"), change("o1"))
             await service.change_listing(repo, start.id, v + 1, edit("two"), change("o2"))
-        return await real_claim(listing_id, version, change_id)
+        return await real_write(*args, **kwargs)
 
-    monkeypatch.setattr(repo, "claim", claim_after_others)
+    monkeypatch.setattr(repo.versioned, "write", write_after_others)
     with pytest.raises(VersionConflict) as conflict:
         await service.change_listing(repo, start.id, start.version, edit("old"), change("stale"))
     assert conflict.value.current.mention == "two"

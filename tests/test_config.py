@@ -22,6 +22,7 @@ def test_defaults() -> None:
         ({**BASE, "DIRECTORY_DB": "a.b"}, "DIRECTORY_DB"),
         ({**BASE, "DIRECTORY_DB_TIMEOUT": "0"}, "DIRECTORY_DB_TIMEOUT"),
         ({**BASE, "DIRECTORY_LOG_LEVEL": "loud"}, "DIRECTORY_LOG_LEVEL"),
+        ({**BASE, "DIRECTORY_WRITE_ADAPTER": "magic"}, "DIRECTORY_WRITE_ADAPTER"),
     ],
 )
 def test_bad_settings_name_the_variable_in_one_line(env: dict[str, str], variable: str) -> None:

@@ -122,6 +122,9 @@ async def test_full_feed_never_holds_an_excluded_entry(
             assert sent[item.id]["flag_no_marketing"] == str(item.choices.no_marketing).lower()
 
 
+@pytest.mark.timeout(
+    900
+)  # 1,000 changes: each write is filtered on its version (a scan on FerretDB)
 async def test_concurrent_changes_during_a_delta_are_never_lost(
     seeded: Storage, keys_dir: Path, tmp_path: Path
 ) -> None:

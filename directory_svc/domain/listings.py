@@ -99,6 +99,8 @@ class Listing:
     updated_at: datetime | None = field(default=None, compare=False)
     source: str | None = field(default=None, compare=False)
     """Keyed digest of the CRM row this listing was last imported from (None: no import)."""
+    history_head: str | None = field(default=None, compare=False)
+    """Hash of the last entry of its history chain, as read (None: not read from storage)."""
 
     @property
     def line_type(self) -> LineType:
@@ -148,4 +150,5 @@ def redact(listing: Listing) -> Listing:
         email=None,
         category=None,
         extra_users=(),
+        source=None,
     )

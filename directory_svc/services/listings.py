@@ -87,7 +87,7 @@ async def change_listing(
         )
     if edited.choices != current.choices:
         edited = _with_provenance(edited, change)
-    return await repo.apply(expected_version, prepared(edited), change)
+    return await repo.apply(expected_version, prepared(edited), change, current)
 
 
 def _with_provenance(listing: Listing, change: Change) -> Listing:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.errors import PyMongoError, ServerSelectionTimeoutError
 
 from directory_svc.config import Settings
@@ -26,11 +27,14 @@ def mask_uri(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
-def create_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
+def create_client(
+    settings: Settings, listeners: Sequence[monitoring._EventListener] = ()
+) -> AsyncMongoClient[dict[str, Any]]:
     """A client tuned for fast failure: the service must say it is not ready, not hang."""
     timeout_ms = int(settings.db_timeout_s * 1000)
     return AsyncMongoClient(
         settings.mongodb_uri,
+        event_listeners=list(listeners),
         appname="directory-svc",
         tz_aware=True,
         serverSelectionTimeoutMS=timeout_ms,

@@ -220,6 +220,7 @@ class ListingCodec:
             version=doc["v"],
             updated_at=doc["updated_at"],
             source=doc.get("src"),
+            history_head=doc.get("head"),
         )
 
     def entry(self, listing_id: str, entry: HistoryEntry) -> Document:

@@ -21,8 +21,8 @@ from directory_svc.domain.publishers import (
     PublisherProfile,
     SftpTarget,
 )
-from directory_svc.storage.claims import VersionClaims
 from directory_svc.storage.documents import Document
+from directory_svc.storage.versioned import VersionedWrites
 
 # FerretDB 1.24 deadlocks on update commands of more than ~100 statements.
 LEDGER_BATCH = 50
@@ -94,9 +94,9 @@ def _publisher(doc: Document) -> Publisher:
 class PublisherRepository:
     """The publisher registry."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], versioned: VersionedWrites) -> None:
         self._col = db["publishers"]
-        self._claims = VersionClaims(db["publisher_claims"])
+        self._versioned = versioned
 
     async def create(self, publisher: Publisher) -> None:
         """Register a new publisher; ``AlreadyExists`` when the id is taken."""
@@ -110,17 +110,12 @@ class PublisherRepository:
         (``publisher.version``); the saved publisher, or ``None`` when someone else saved
         first or the registration is gone (the caller reads it again)."""
         read_at = publisher.version
-        owner = uuid.uuid4().hex
-        if not await self._claims.claim(publisher.id, read_at + 1, owner):
-            return None
-        doc = await self._col.find_one({"_id": publisher.id}, {"v": 1})
-        if doc is None or doc.get("v", 1) != read_at:
-            await self._claims.release(publisher.id, read_at + 1, owner)
-            return None
         saved = replace(publisher, version=read_at + 1)
-        await self._col.replace_one({"_id": publisher.id}, _publisher_doc(saved))
-        await self._claims.drop(publisher.id, read_at)
-        return saved
+        fields = {k: v for k, v in _publisher_doc(saved).items() if k != "_id"}
+        owner = uuid.uuid4().hex
+        if await self._versioned.write(self._col, publisher.id, read_at, {"$set": fields}, owner):
+            return saved
+        return None
 
     async def get(self, publisher_id: str) -> Publisher | None:
         """One publisher, or ``None``."""

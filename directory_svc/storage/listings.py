@@ -1,18 +1,11 @@
 """Writes of listings: current state plus its append-only history, in one document (the
 queries are in ``listing_reads``, erasure in ``purge``).
 
-Every change is one ``update_one`` on ``_id`` (under the version claim below) that sets the
-new state and pushes its history entry: single-document atomicity, no transaction needed.
-A retried change (same change id) is recognised and not applied twice.
-
-Compare-and-set: FerretDB 1.24 evaluates an update's filter and then writes by ``_id``
-without re-checking it, so two concurrent updates filtered on the same version can both
-"match" and one is lost. Before writing version v+1 a writer therefore *claims* it by
-inserting ``{_id: "<listing>:<v+1>"}`` into ``listing_claims``: an insert on a unique key
-is atomic on both servers, so exactly one writer owns each version transition. Claims of
-past versions are deleted, so the writer reads the listing only after claiming: a stale
-writer that re-claims a released version finds the listing moved on, gives the claim back
-and gets a conflict. A change thus costs one read and one write of the listing.
+Every change is one versioned write (``storage.versioned``: ``update_one`` filtered on
+``_id`` and the version read) that sets the new state and pushes its history entry:
+single-document atomicity, no transaction needed. The listing the caller read carries its
+version and history head, so a change reads it once. A retried change (same change id) is
+recognised and not applied twice.
 """
 
 from __future__ import annotations
@@ -33,21 +26,22 @@ from directory_svc.domain.history import (
     diff,
 )
 from directory_svc.domain.listings import Listing
-from directory_svc.storage.claims import VersionClaims
 from directory_svc.storage.documents import Document, ListingCodec, now_ms
 from directory_svc.storage.listing_reads import STATE_ONLY, ListingReads
+from directory_svc.storage.versioned import VersionedWrites
 
 COLLECTION = "listings"
-CLAIMS = "listing_claims"
 DUPLICATE_KEY = 11000
 
 
 class ListingRepository(ListingReads):
     """Reads and writes listings; callers see domain objects only."""
 
-    def __init__(self, db: AsyncDatabase[Document], codec: ListingCodec) -> None:
+    def __init__(
+        self, db: AsyncDatabase[Document], codec: ListingCodec, versioned: VersionedWrites
+    ) -> None:
         self._col = db[COLLECTION]
-        self.claims = VersionClaims(db[CLAIMS])
+        self.versioned = versioned
         self.codec = codec
 
     async def ensure_indexes(self) -> None:
@@ -69,10 +63,6 @@ class ListingRepository(ListingReads):
         await self._col.create_index([("idx.hn", ASCENDING)], name="by_homonym_name")
 
     # Reads
-
-    async def drop_claim(self, listing_id: str, version: int) -> None:
-        """Forget the claim of a version that is now in the past."""
-        await self.claims.drop(listing_id, version)
 
     async def raw_documents(self) -> AsyncIterator[Document]:
         """Every stored document as is (for maintenance and audits)."""
@@ -142,59 +132,61 @@ class ListingRepository(ListingReads):
             return int(exc.details.get("nInserted", 0))
         return len(result.inserted_ids)
 
-    async def apply(self, expected_version: int, new: Listing, change: Change) -> Listing:
+    async def apply(
+        self, expected_version: int, new: Listing, change: Change, current: Listing | None = None
+    ) -> Listing:
         """Replace the listing's state by ``new`` if it is still at ``expected_version``.
 
-        Appends the history entry in the same single-document update. Raises
-        ``VersionConflict`` (with the current state) or ``NotFound``; a retry of an
-        applied change returns the current state without applying it again.
+        ``current`` is the listing as the caller read it (saves the read). Appends the
+        history entry in the same single-document update. Raises ``VersionConflict`` (with
+        the current state) or ``NotFound``; a retry of an applied change returns the
+        current state without applying it again.
         """
-        if not await self.claim(new.id, expected_version + 1, change.change_id):
-            latest = await self.get(new.id)
-            if latest is None:
+        if current is None or current.version != expected_version or not current.history_head:
+            current = await self.get(new.id)
+            if current is None:
                 raise NotFound("listing")
-            return await self._settle(new.id, change, latest)
-        # Read after claiming: the claim on v+1 may be one a finished writer already released
-        # (claims of past versions are deleted), so only a listing still at v lets this
-        # writer go on. One read serves as both the check and the state the diff starts from.
-        doc = await self._col.find_one({"_id": new.id}, STATE_ONLY)
-        if doc is None:
-            await self.release(new.id, expected_version + 1, change.change_id)
-            raise NotFound("listing")
-        current = self.codec.listing(doc)
         if current.version != expected_version:
-            await self.release(new.id, expected_version + 1, change.change_id)
             return await self._settle(new.id, change, current)
         stored = replace(new, version=expected_version + 1, updated_at=now_ms())
-        entry = self._entry(current, stored, change, expected_version + 1, doc["head"])
+        prev = current.history_head or ""
+        entry = self._entry(current, stored, change, expected_version + 1, prev)
         state = {**self.codec.state(stored), "head": entry.hash}
-        new_entry = self.codec.entry(new.id, entry)
-        if state["kid"] == doc["kid"]:
-            update: Document = {"$set": state, "$push": {"history": new_entry}}
-        else:
+        update: Document = {"$set": state, "$push": {"history": self.codec.entry(new.id, entry)}}
+        key = {"kid": state["kid"]}
+        if await self.versioned.write(
+            self._col, new.id, expected_version, update, change.change_id, key
+        ):
+            return replace(stored, history_head=entry.hash)
+        doc = await self._col.find_one({"_id": new.id}, STATE_ONLY)
+        if doc is None:
+            raise NotFound("listing")
+        latest = self.codec.listing(doc)
+        if latest.version == expected_version and doc["kid"] != state["kid"]:
             # The data key was rotated: keep every ciphertext of the document under one key.
-            history = await self._col.find_one({"_id": new.id}, {"history": 1})
-            old = [] if history is None else history["history"]
-            state["history"] = [*self.reencrypt_entries(new.id, old), new_entry]
-            update = {"$set": state}
-        # The claim makes this writer the only one for this version; filtering on `_id` alone
-        # keeps the update cheap on FerretDB, which pushes down nothing but `_id` equality.
-        result = await self._col.update_one({"_id": new.id}, update)
-        if result.matched_count == 0:
-            latest = await self.get(new.id)
-            if latest is None:
-                raise NotFound("listing")
-            return await self._settle(new.id, change, latest)
-        await self.claims.drop(new.id, expected_version)
-        return stored
+            return await self._apply_rekeyed(expected_version, stored, change, entry, state)
+        return await self._settle(new.id, change, latest)
 
-    async def claim(self, listing_id: str, version: int, change_id: str) -> bool:
-        """Own the transition to ``version`` (see ``storage.claims``)."""
-        return await self.claims.claim(listing_id, version, change_id)
-
-    async def release(self, listing_id: str, version: int, change_id: str) -> None:
-        """Give up a claim this change holds (maintenance that does not bump the version)."""
-        await self.claims.release(listing_id, version, change_id)
+    async def _apply_rekeyed(
+        self,
+        expected_version: int,
+        stored: Listing,
+        change: Change,
+        entry: HistoryEntry,
+        state: Document,
+    ) -> Listing:
+        doc = await self._col.find_one({"_id": stored.id}, {"history": 1})
+        old = [] if doc is None else doc["history"]
+        history = [*self.reencrypt_entries(stored.id, old), self.codec.entry(stored.id, entry)]
+        update = {"$set": {**state, "history": history}}
+        if await self.versioned.write(
+            self._col, stored.id, expected_version, update, change.change_id
+        ):
+            return replace(stored, history_head=entry.hash)
+        latest = await self.get(stored.id)
+        if latest is None:
+            raise NotFound("listing")
+        return await self._settle(stored.id, change, latest)
 
     async def _settle(self, listing_id: str, change: Change, current: Listing) -> Listing:
         """After a version mismatch: a retry of an applied change succeeds, else conflict."""
@@ -214,14 +206,20 @@ class ListingRepository(ListingReads):
         """One stored document as is."""
         return await self._col.find_one({"_id": listing_id})
 
-    async def replace_raw(self, doc: Document, expected_version: int) -> bool:
-        """Write back a maintained document if nobody changed it meanwhile."""
-        # Callers hold the version claim (see ``claim``); `_id` alone keeps this cheap on FerretDB.
-        current = await self._col.find_one({"_id": doc["_id"]}, {"v": 1})
-        if current is None or current["v"] != expected_version:
-            return False
-        result = await self._col.replace_one({"_id": doc["_id"]}, doc)
-        return result.matched_count == 1
+    async def write_document(self, doc: Document, expected_version: int, owner: str) -> bool:
+        """Store ``doc`` (at ``expected_version + 1``) if the listing is still at
+        ``expected_version`` (erasure rewrites the whole document)."""
+        fields = {k: v for k, v in doc.items() if k != "_id"}
+        return await self.versioned.write(
+            self._col, doc["_id"], expected_version, {"$set": fields}, owner
+        )
+
+    async def rewrite(self, doc: Document, expected_version: int) -> bool:
+        """Write back a maintained document (same version) if nobody changed it meanwhile."""
+        fields = {k: v for k, v in doc.items() if k != "_id"}
+        return await self.versioned.rewrite(
+            self._col, doc["_id"], expected_version, {"$set": fields}
+        )
 
     def reencrypt_entries(self, listing_id: str, entries: list[Document]) -> list[Document]:
         """History entries as stored, with their values sealed under the active key."""

@@ -32,25 +32,16 @@ async def reencrypt_all(
             doc = await repo.raw(listing_id)
             if doc is None:
                 continue
-            # Hold the next version's claim so no change is written meanwhile (see storage
-            # listings: FerretDB's conditional updates are not compare-and-set).
-            token = f"rekey:{active}"
-            if not await repo.claim(listing_id, doc["v"] + 1, token):
-                continue  # being changed right now: the next pass takes it
-            try:
-                doc = await repo.raw(listing_id)
-                if doc is None:
-                    continue
-                pii = cipher.decrypt(doc[PII], listing_id, PII)
-                doc[PII] = cipher.encrypt(pii, listing_id, PII)
-                doc["kid"] = active
-                doc["history"] = repo.reencrypt_entries(listing_id, doc.get("history", []))
-                if await repo.replace_raw(doc, doc["v"]):
-                    done += 1
-                    if progress:
-                        progress(1)
-            finally:
-                await repo.release(listing_id, doc["v"] + 1 if doc else 0, token)
+            pii = cipher.decrypt(doc[PII], listing_id, PII)
+            doc[PII] = cipher.encrypt(pii, listing_id, PII)
+            doc["kid"] = active
+            doc["history"] = repo.reencrypt_entries(listing_id, doc.get("history", []))
+            # Written only if nobody changed the listing meanwhile (storage.versioned);
+            # otherwise the next pass takes it.
+            if await repo.rewrite(doc, doc["v"]):
+                done += 1
+                if progress:
+                    progress(1)
     raise RuntimeError("listings keep changing under the old key; run the rotation again")
 
 

@@ -21,8 +21,6 @@ async def purge(repo: ListingRepository, listing_id: str, change: Change) -> boo
     if doc is None or doc.get("purged"):
         return False
     version = int(doc["v"])
-    if not await repo.claim(listing_id, version + 1, change.change_id):
-        return False
     codec = repo.codec
     current = codec.listing(doc)
     key = codec.cipher.keys.history_key
@@ -50,7 +48,4 @@ async def purge(repo: ListingRepository, listing_id: str, change: Change) -> boo
         "purged": True,
     }
     new_doc["idx"] = {"num": [], "sn": "", "hi": "", "hn": ""}
-    if not await repo.replace_raw(new_doc, version):
-        return False
-    await repo.drop_claim(listing_id, version)
-    return True
+    return await repo.write_document(new_doc, version, change.change_id)

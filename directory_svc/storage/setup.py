@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 
 from directory_svc.config import Settings
 from directory_svc.storage.access_log import AccessLog
@@ -19,6 +20,7 @@ from directory_svc.storage.feeds import PublisherRepository
 from directory_svc.storage.keys import KeyRing
 from directory_svc.storage.ledger import FeedLedger
 from directory_svc.storage.listings import ListingRepository
+from directory_svc.storage.versioned import choose
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +44,22 @@ class Storage:
         await self.client.close()
 
 
-async def open_storage(settings: Settings, *, indexes: bool = True) -> Storage:
-    """Read the keys, connect, check the database answers, create indexes."""
+async def open_storage(
+    settings: Settings,
+    *,
+    indexes: bool = True,
+    listeners: Sequence[monitoring._EventListener] = (),
+) -> Storage:
+    """Read the keys, connect, check the database answers, choose the versioned-write
+    adapter (``storage.versioned``), create indexes. ``listeners``: PyMongo event
+    listeners (command counts in tests and benchmarks)."""
     keys = KeyRing(settings.keys_dir, settings.key_env)
-    client = create_client(settings)
+    client = create_client(settings, listeners)
     try:
         await ping(client, settings.db_timeout_s + 1)
         db = client[settings.db_name]
-        listings = ListingRepository(db, ListingCodec(Cipher(keys)))
+        versioned = await choose(db, settings.write_adapter)
+        listings = ListingRepository(db, ListingCodec(Cipher(keys)), versioned)
         accounts = AccountRepository(db)
         ledger = FeedLedger(db)
         slots = ExportSlots(db)
@@ -70,7 +80,7 @@ async def open_storage(settings: Settings, *, indexes: bool = True) -> Storage:
         keys=keys,
         listings=listings,
         accounts=accounts,
-        publishers=PublisherRepository(db),
+        publishers=PublisherRepository(db, versioned),
         ledger=ledger,
         runs=ExportRuns(db),
         slots=slots,

@@ -1,0 +1,175 @@
+"""The versioned-write contract, run against the adapter the server selects (issue 13)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pymongo import monitoring
+from pymongo.asynchronous.collection import AsyncCollection
+
+from directory_svc import clock
+from directory_svc.domain.access import Principal, Role
+from directory_svc.domain.choices import Actor, Channel, Provenance
+from directory_svc.domain.errors import VersionConflict
+from directory_svc.domain.history import Change
+from directory_svc.domain.listings import Listing
+from directory_svc.services import listings as listing_service
+from directory_svc.services.choices import ChoiceValues, change_choices
+from directory_svc.services.maintenance import verify_history
+from directory_svc.services.seed import demo_listings, seed_listings
+from directory_svc.storage.setup import Storage, open_storage
+
+AT = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+class ManualClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.at = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+
+class Gate:
+    """Holds the first listing update that a marked writer sends, until released."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.armed = False
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+        original = AsyncCollection.update_one
+        gate = self
+
+        async def update_one(col: AsyncCollection[Any], *args: Any, **kwargs: Any) -> Any:
+            if gate.armed and col.name == "listings":
+                gate.armed = False
+                gate.reached.set()
+                await gate.release.wait()
+            return await original(col, *args, **kwargs)
+
+        monkeypatch.setattr(AsyncCollection, "update_one", update_one)
+
+
+def _change(tag: str) -> Change:
+    return Change(f"chg-{tag}", Provenance(Actor.SUBSCRIBER, Channel.WEB, AT, "n1"))
+
+
+async def _write(storage: Storage, listing: Listing, tag: str, version: int) -> Listing:
+    return await listing_service.change_listing(
+        storage.listings, listing.id, version, lambda i: replace(i, mention=tag), _change(tag)
+    )
+
+
+async def test_a_paused_writer_never_overwrites_a_write_acknowledged_meanwhile(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writer A pauses before its write, longer than any lease; writer B writes and is told
+    so; A resumes: A must get a conflict and B's write must stay, the chain intact."""
+    await seed_listings(storage.listings, 1, seed=61)
+    listing = next(iter(demo_listings(1, seed=61)))
+    gate = Gate(monkeypatch)
+    manual = ManualClock()
+    with clock.using(manual):
+        gate.armed = True
+        paused = asyncio.create_task(_write(storage, listing, "A", 1))
+        await gate.reached.wait()
+        manual.at += timedelta(minutes=10)  # A is now older than any stale-claim limit
+        written = None
+        for _ in range(3):  # B retries as a client does
+            try:
+                written = await _write(storage, listing, "B", 1)
+                break
+            except VersionConflict:
+                continue
+        assert written is not None
+        assert (written.version, written.mention) == (2, "B")
+        gate.release.set()
+        with pytest.raises(VersionConflict):
+            await paused
+    final = await listing_service.get_listing(storage.listings, listing.id)
+    assert (final.version, final.mention) == (2, "B")
+    history = await storage.listings.history(listing.id)
+    assert [e.seq for e in history] == [1, 2]
+    assert await verify_history(storage.listings) == []
+
+
+async def test_fifty_conflicting_writers_lose_nothing_and_retries_apply_once(
+    storage: Storage,
+) -> None:
+    await seed_listings(storage.listings, 1, seed=62)
+    listing = next(iter(demo_listings(1, seed=62)))
+
+    async def writer(n: int) -> None:
+        while True:
+            current = await listing_service.get_listing(storage.listings, listing.id)
+            tag = f"w{n}"
+            try:
+                await listing_service.change_listing(
+                    storage.listings, listing.id, current.version,
+                    lambda i, t=tag: replace(i, mention=t), _change(tag),
+                )  # fmt: skip
+                return
+            except VersionConflict:
+                await asyncio.sleep(0)
+
+    await asyncio.gather(*(writer(n) for n in range(50)))
+    history = await storage.listings.history(listing.id)
+    assert sorted(e.change_id for e in history[1:]) == sorted(f"chg-w{n}" for n in range(50))
+    assert [e.seq for e in history] == list(range(1, 52))
+    # A retry of an applied change (same id, the version it first read) applies nothing.
+    again = await listing_service.change_listing(
+        storage.listings, listing.id, 1, lambda i: replace(i, mention="w0"), _change("w0")
+    )
+    assert again.version == 51
+    assert len(await storage.listings.history(listing.id)) == 51
+    assert await verify_history(storage.listings) == []
+
+
+class Commands(monitoring.CommandListener):
+    """Counts the commands sent to each collection."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        collection = event.command.get(event.command_name)
+        self.sent.append((event.command_name, str(collection)))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_a_choice_change_on_the_conditional_adapter_is_one_read_and_one_write(
+    storage: Storage, settings: Any
+) -> None:
+    """One subscriber at a time, so the conditional adapter is safe on any engine here."""
+    await seed_listings(storage.listings, 20, seed=63)
+    listing = next(i for i in demo_listings(20, seed=63) if i.line_type.value != "mobile")
+    listener = Commands()
+    opened = await open_storage(
+        replace(settings, write_adapter="conditional"), listeners=[listener]
+    )
+    try:
+        assert opened.listings.versioned.name == "conditional"
+        listener.sent.clear()
+        who = Principal("sub", Role.CUSTOMER, account_id=listing.account_id)
+        c = listing.choices
+        values = ChoiceValues(not c.listed, c.initial_only, c.no_gender, c.no_street,
+                              c.no_reverse_lookup, c.no_marketing)  # fmt: skip
+        await change_choices(opened.listings, who, listing.id, 1, values, "cc-1", AT, "notice-1")
+        sent = list(listener.sent)
+    finally:
+        await opened.close()
+    listener.sent = sent
+    on_listings = [name for name, col in listener.sent if col == "listings"]
+    assert sorted(on_listings) == ["find", "update"]
+    assert [name for name, col in listener.sent if col != "listings"] == []
