@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.http import GraphQLRequestData
 
@@ -29,12 +30,15 @@ from directory_svc.api.pages import add_routes, is_page
 from directory_svc.api.schema import build_schema
 from directory_svc.api.trusted import TrustedDocuments
 from directory_svc.config import Settings
+from directory_svc.domain.access import Role
 from directory_svc.observability import Metrics, monotonic_ms
+from directory_svc.services.publishers import may_act
 from directory_svc.services.support import LookupLimiter
 from directory_svc.storage.client import DatabaseUnreachable, ping
 from directory_svc.storage.setup import Storage, open_storage
 
 log = logging.getLogger("directory_svc.http")
+UNAVAILABLE = "DATABASE_UNAVAILABLE"
 
 RESOURCES = web.AppKey("resources", Resources)
 CLIENT = web.AppKey("client", AsyncMongoClient)
@@ -95,13 +99,26 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if request.path in OPEN_PATHS or graphiql or is_page(request.path):
         return await handler(request)
     try:
-        request[PRINCIPAL] = request.app[VERIFIER].verify(request.headers.get("Authorization"))
+        principal = request.app[VERIFIER].verify(request.headers.get("Authorization"))
     except Unauthenticated as exc:
         return web.json_response(
             {"errors": [{"message": exc.reason, "extensions": {"code": "UNAUTHENTICATED"}}]},
             status=401,
             headers={"WWW-Authenticate": 'Bearer realm="directory-svc"'},
         )
+    if principal.role is Role.PUBLISHER:
+        # A disabled (or unknown) publisher is cut off at once, whatever its token says.
+        message, code, status = "this publisher is not active", "FORBIDDEN", 403
+        try:
+            active = await may_act(request.app[RESOURCES].publishers, principal.publisher_id)
+        except PyMongoError:
+            active = False
+            message, code, status = "The directory database is unavailable.", UNAVAILABLE, 503
+        if not active:
+            return web.json_response(
+                {"errors": [{"message": message, "extensions": {"code": code}}]}, status=status
+            )
+    request[PRINCIPAL] = principal
     return await handler(request)
 
 
@@ -175,6 +192,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     """Open the client at start-up (fail fast if the database is unreachable); close it last."""
     settings = app[SETTINGS]
     storage = await open_storage(settings)
+    log.info("versioned writes", extra={"adapter": storage.listings.versioned.name})
     try:
         app[VERIFIER] = TokenVerifier(settings.tokens)
     except BaseException:

@@ -63,7 +63,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     run = exp.add_parser("run", help="run one export now")
     run.add_argument("--publisher", required=True)
     run.add_argument("--full", action="store_true", help="a full feed instead of a delta")
-    run.add_argument("--out", type=Path, default=Path("feeds"), help="output folder")
+    run.add_argument(
+        "--out", type=Path, default=None, help="output folder (default DIRECTORY_FEEDS_DIR)"
+    )
     verify = exp.add_parser("verify", help="check a feed folder's checksum and signature")
     verify.add_argument("folder", type=Path)
     verify.add_argument("--public-key", type=Path, help="default: signing.pub of the keys")
@@ -190,7 +192,12 @@ async def _export(storage: Storage, settings: Settings, args: argparse.Namespace
     bars = _Bars(f"export {args.publisher}")
     try:
         result = await export_now(
-            storage, settings.keys_dir, args.publisher, args.out, args.full, bars
+            storage,
+            settings.keys_dir,
+            args.publisher,
+            args.out or settings.feeds_dir,
+            args.full,
+            bars,
         )
     finally:
         bars.close()

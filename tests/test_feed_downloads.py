@@ -42,3 +42,34 @@ async def test_a_publisher_gets_its_feeds_and_nobody_elses(
     log = await storage.downloads.for_publisher("alpha")
     assert [(d["folder"], d["file"]) for d in log] == [("alpha-000001-full", "feed.csv")]
     assert await storage.downloads.for_publisher("beta") == []
+
+
+async def test_a_disabled_publisher_is_cut_off_at_once(
+    aiohttp_client: Any, storage: Storage, settings: Settings, keys_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 16, item 8: a disabled publisher's token still listed, downloaded and reported."""
+    from directory_svc.services.publishers import disable_publisher, enable_publisher
+    from tests.conftest import operations, run_operation
+
+    feeds = tmp_path / "feeds"
+    await seed_listings(storage.listings, 10, seed=7)
+    await add_publisher(
+        storage.publishers, Publisher(PublisherProfile("gamma", PublisherKind.DIRECTORY), "g")
+    )
+    done = await export_now(storage, keys_dir, "gamma", feeds, full=True)
+    lines = (done.folder / "feed.csv").read_text().splitlines()
+    entry = lines[1].split(";")[0]
+    api = await aiohttp_client(create_app(replace(settings, feeds_dir=feeds)))
+    bearer = token(settings, Role.PUBLISHER, publisher_id="gamma")
+    gamma = {"Authorization": f"Bearer {bearer}"}
+    assert (await api.get("/feeds", headers=gamma)).status == 200
+    await disable_publisher(storage.publishers, "gamma")
+    assert (await api.get("/feeds", headers=gamma)).status == 403
+    assert (await api.get("/feeds/gamma-000001-full/feed.csv", headers=gamma)).status == 403
+    report = {"entryId": entry, "message": "wrong street"}
+    body = await run_operation(api, operations("publisher"), "ReportEntry", report, bearer)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    await enable_publisher(storage.publishers, "gamma")
+    assert (await api.get("/feeds", headers=gamma)).status == 200
+    unknown = {"Authorization": f"Bearer {token(settings, Role.PUBLISHER, publisher_id='zeta')}"}
+    assert (await api.get("/feeds", headers=unknown)).status == 403

@@ -50,8 +50,10 @@ def test_register_export_and_verify_from_the_command_line(
     assert feed.startswith("entry_id;action;")
     assert "+33" not in feed  # national presentation asked
 
-    done, _ = run_cli(env, "export", "run", "--publisher", "pages-blanches", "--out", str(out),
-                      keys_dir=keys_dir)  # fmt: skip
+    # Without --out, the feeds go where the service publishes them (issue 16, item 13).
+    done, _ = run_cli({**env, "DIRECTORY_FEEDS_DIR": str(out)}, "export", "run",
+                      "--publisher", "pages-blanches", keys_dir=keys_dir)  # fmt: skip
+    assert Path(done.stdout.split()[0]).parent == out, done.stdout
     assert "delta #2: no change" in done.stdout
     assert "export pages-blanches: changed listings" in done.stderr
     runs, _ = run_cli(env, "export", "runs", "--publisher", "pages-blanches", keys_dir=keys_dir)

@@ -73,6 +73,14 @@ async def get_publisher(repo: PublisherRepository, publisher_id: str) -> Publish
 SAVE_ATTEMPTS = 5
 
 
+async def may_act(repo: PublisherRepository, publisher_id: str | None) -> bool:
+    """Whether a publisher's token may still be used: registered and not disabled."""
+    if publisher_id is None:
+        return False
+    found = await repo.get(publisher_id)
+    return found is not None and found.active
+
+
 async def update_publisher(
     repo: PublisherRepository,
     publisher_id: str,
