@@ -8,9 +8,12 @@ from aiohttp.test_utils import TestClient
 from directory_svc.app import create_app
 from directory_svc.config import Env, Settings
 from directory_svc.domain.access import Role
+from directory_svc.domain.publishers import Publisher, PublisherKind, PublisherProfile
 from directory_svc.observability import JsonFormatter
+from directory_svc.services.publishers import add_publisher
 from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.listings import ListingRepository
+from directory_svc.storage.setup import Storage
 from tests.conftest import gql, operations, run_operation, token
 
 PAGE = """
@@ -72,9 +75,11 @@ async def test_bad_paging_arguments_are_named(api: TestClient) -> None:
 
 
 async def test_listings_are_for_staff_only(
-    api: TestClient, settings: Settings, repo: ListingRepository
+    api: TestClient, settings: Settings, repo: ListingRepository, storage: Storage
 ) -> None:
     await _seed(repo, 2)
+    profile = PublisherProfile("p", PublisherKind.DIRECTORY)
+    await add_publisher(storage.publishers, Publisher(profile, "P"))  # a registered one
     for role, claims in ((Role.CUSTOMER, {"account_id": "acc-1"}),
                          (Role.PUBLISHER, {"publisher_id": "p"})):  # fmt: skip
         bearer = token(settings, role, **claims)

@@ -8,7 +8,8 @@ from aiohttp.test_utils import TestClient
 
 from directory_svc.config import Settings
 from directory_svc.domain.access import Role
-from directory_svc.domain.publishers import SftpTarget
+from directory_svc.domain.publishers import Publisher, PublisherKind, PublisherProfile, SftpTarget
+from directory_svc.services.publishers import add_publisher
 from directory_svc.storage.setup import Storage
 from tests.conftest import operations, run_operation, token
 
@@ -96,8 +97,10 @@ async def test_two_admins_editing_one_registration_lose_nothing(
 
 
 async def test_support_and_publishers_cannot_manage_publishers(
-    api: TestClient, settings: Settings
+    api: TestClient, settings: Settings, storage: Storage
 ) -> None:
+    profile = PublisherProfile("pj", PublisherKind.DIRECTORY)
+    await add_publisher(storage.publishers, Publisher(profile, "PJ"))  # a registered one
     bearers = (
         token(settings, Role.SUPPORT),
         token(settings, Role.PUBLISHER, publisher_id="pj"),
