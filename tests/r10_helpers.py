@@ -13,12 +13,6 @@ from directory_svc.services.importer import ImportReport, import_file
 from directory_svc.storage.setup import Storage
 from exporters.selection import expected_records
 
-HEADER = (
-    "id;account_id;kind;civility;surname;first_name;business_names;numbers;street_number;"
-    "street;postcode;insee_code;commune;profession;mention;email;listed;initial_only;"
-    "no_reverse_lookup;mobile_consent_ref;notice_version"
-)
-
 
 def crm_row(n: int, **over: str) -> dict[str, str]:
     """One CRM row (a residential fixed line in Rennes unless overridden)."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -373,13 +372,6 @@ class LedgerFault:
 
     def disarm(self) -> None:
         self.fail_at = None
-
-
-def _numbers() -> Iterator[int]:
-    n = 100
-    while True:
-        n += 1
-        yield n
 
 
 async def test_a_failure_at_any_step_of_the_ledger_swap_never_loses_a_delete(

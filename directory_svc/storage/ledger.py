@@ -13,7 +13,7 @@ longer matches its profile, and the next export reconciles.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,14 +106,6 @@ class FeedLedger:
         """Every current row of the publisher: entry id → digest (for a reconciliation)."""
         rows = self._rows(publisher_id, head.generation)
         return {d["_id"]: d["h"] async for d in rows.find({}, {"h": 1}, batch_size=5000)}
-
-    async def entries(self, publisher_id: str) -> AsyncIterator[SentEntry]:
-        """Every current row of the publisher (for audits and tests)."""
-        head = await self.head(publisher_id)
-        if head is None:
-            return
-        async for d in self._rows(publisher_id, head.generation).find({}):
-            yield self._entry(d)
 
     async def apply(
         self,
