@@ -5,20 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
-from strawberry.aiohttp.views import GraphQLView
-from strawberry.http import GraphQLRequestData
 
 from directory_svc.api.auth import TokenVerifier, Unauthenticated
-from directory_svc.api.context import OPERATION, PRINCIPAL, Context, Resources
+from directory_svc.api.context import PRINCIPAL, RESOURCES, Resources
 from directory_svc.api.edge import Admission
+from directory_svc.api.endpoint import GraphQLEndpoint
 from directory_svc.api.feed_downloads import (
     DOWNLOADS,
     FEEDS_DIR,
@@ -26,21 +23,21 @@ from directory_svc.api.feed_downloads import (
     get_feed_file,
     list_feeds,
 )
+from directory_svc.api.middleware import db_deadline, request_log, security_headers
 from directory_svc.api.pages import add_routes, is_page
 from directory_svc.api.schema import build_schema
 from directory_svc.api.trusted import TrustedDocuments
 from directory_svc.config import Settings
 from directory_svc.domain.access import Role
-from directory_svc.observability import Metrics, monotonic_ms
+from directory_svc.observability import Metrics
 from directory_svc.services.publishers import may_act
-from directory_svc.services.support import LookupLimiter
+from directory_svc.services.rate_limits import RateLimits
 from directory_svc.storage.client import DatabaseUnreachable, ping
 from directory_svc.storage.setup import Storage, open_storage
 
 log = logging.getLogger("directory_svc.http")
 UNAVAILABLE = "DATABASE_UNAVAILABLE"
 
-RESOURCES = web.AppKey("resources", Resources)
 CLIENT = web.AppKey("client", AsyncMongoClient)
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
@@ -51,37 +48,6 @@ MAX_BODY_BYTES = 1024 * 1024
 READY_TIMEOUT_S = 2.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class DirectoryGraphQLView(GraphQLView[Context, None]):
-    """strawberry's aiohttp view with our typed context and the edge's admission."""
-
-    def __init__(self, admission: Admission | None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.admission = admission
-
-    async def execute_operation(
-        self,
-        request: web.Request,
-        request_adapter: Any,
-        request_data: GraphQLRequestData | list[GraphQLRequestData],
-        context: Context,
-        root_value: None,
-        sub_response: web.Response,
-    ) -> Any:
-        if self.admission is not None and isinstance(request_data, GraphQLRequestData):
-            request_data = self.admission.admit(request, context.principal, request_data)
-        return await super().execute_operation(
-            request, request_adapter, request_data, context, root_value, sub_response
-        )
-
-    async def get_context(self, request: web.Request, response: web.StreamResponse) -> Context:
-        return Context(
-            request=request,
-            response=response,
-            resources=request.app[RESOURCES],
-            principal=request.get(PRINCIPAL),  # None only for the dev GraphiQL page
-        )
 
 
 @web.middleware
@@ -120,49 +86,6 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
             )
     request[PRINCIPAL] = principal
     return await handler(request)
-
-
-@web.middleware
-async def request_log(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """One JSON line per request: method, path, status, latency (no query string, no body)."""
-    start = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    finally:
-        log.info(
-            "request",
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": status,
-                "latency_ms": monotonic_ms(start),
-                "operation": request.get(OPERATION),
-            },
-        )
-
-
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Resource-Policy": "same-origin",
-}
-
-
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Headers on every response; API answers carry personal data, so nothing is cached."""
-    response = await handler(request)
-    response.headers.update(SECURITY_HEADERS)
-    if request.path in ("/graphql", "/feeds") or request.path.startswith("/feeds/"):
-        response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -211,7 +134,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             ledger=storage.ledger,
             access_log=storage.access_log,
             data_queries=storage.data_queries,
-            limiter=LookupLimiter(settings.lookups_per_hour),
+            limits=RateLimits(
+                counters=storage.counters,
+                mutations_per_minute=settings.mutations_per_minute,
+                lookups_per_hour=settings.lookups_per_hour,
+                staff_reads_per_hour=settings.staff_reads_per_hour,
+            ),
         )
         scheduler = _start_scheduler(settings, storage)
         yield
@@ -240,19 +168,23 @@ def create_app(settings: Settings, edge_checks: bool = True) -> web.Application:
     ``make bench`` to measure what they cost.
     """
     app = web.Application(
-        middlewares=[request_log, security_headers, authenticate], client_max_size=MAX_BODY_BYTES
+        middlewares=[
+            request_log,
+            security_headers,
+            db_deadline(settings.db_timeout_s),
+            authenticate,
+        ],
+        client_max_size=MAX_BODY_BYTES,
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     trusted = TrustedDocuments.load(settings.operations_dir)
-    view = DirectoryGraphQLView(
-        Admission(trusted, settings.mutations_per_minute) if edge_checks else None,
-        schema=build_schema(introspection=settings.is_dev, limits=edge_checks),
-        graphql_ide="graphiql" if settings.is_dev else None,
-        allow_queries_via_get=False,
-        subscription_protocols=(),
+    endpoint = GraphQLEndpoint(
+        build_schema(introspection=settings.is_dev, limits=edge_checks),
+        Admission(trusted, settings) if edge_checks else None,
+        graphiql=settings.is_dev,
     )
-    app.router.add_route("*", "/graphql", view)
+    app.router.add_route("*", "/graphql", endpoint.handle)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

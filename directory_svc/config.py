@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
 
 
@@ -76,7 +77,10 @@ class Settings:
     jwt_issuer: str = "annuaire-dev"
     jwt_audience: str = "directory-svc"
     lookups_per_hour: int = 300
+    staff_reads_per_hour: int = 2000
     mutations_per_minute: int = 30
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    """Reverse proxies whose ``X-Forwarded-For`` names the client (rate limits by address)."""
     operations_dir: Path = OPERATIONS_DIR
     portal_origin: str = ""
     write_adapter: str = "auto"
@@ -91,6 +95,24 @@ class Settings:
     def tokens(self) -> TokenSettings:
         """What bearer tokens are checked against."""
         return TokenSettings(jwks=self.jwks, issuer=self.jwt_issuer, audience=self.jwt_audience)
+
+    def client_address(self, remote: str | None, forwarded_for: str | None) -> str | None:
+        """The client's address when the request came through a trusted proxy (the last
+        ``X-Forwarded-For`` hop that is not a trusted proxy), else None."""
+        if not self.trusted_proxies or not remote or not self._trusted(remote):
+            return None
+        for hop in reversed((forwarded_for or "").split(",")):
+            hop = hop.strip()
+            if hop and not self._trusted(hop):
+                return hop
+        return None
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted_proxies)
 
     @property
     def is_dev(self) -> bool:
@@ -118,6 +140,17 @@ def _number(environ: Mapping[str, str], name: str, default: float, lo: float, hi
     if not lo <= value <= hi:
         raise ConfigError(f"{name}: must be between {lo:g} and {hi:g}, got {raw!r}")
     return value
+
+
+def _networks(environ: Mapping[str, str], name: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    out = []
+    for raw in environ.get(name, "").replace(" ", "").split(","):
+        if raw:
+            try:
+                out.append(ip_network(raw, strict=False))
+            except ValueError:
+                raise ConfigError(f"{name}: not an address or network: {raw!r}") from None
+    return tuple(out)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -160,6 +193,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         mongodb_uri=uri,
         jwks=jwks,
         lookups_per_hour=int(_number(env_vars, "DIRECTORY_LOOKUPS_PER_HOUR", 300, 1, 1_000_000)),
+        staff_reads_per_hour=int(
+            _number(env_vars, "DIRECTORY_STAFF_READS_PER_HOUR", 2000, 1, 10_000_000)
+        ),
+        trusted_proxies=_networks(env_vars, "DIRECTORY_TRUSTED_PROXIES"),
         mutations_per_minute=int(
             _number(env_vars, "DIRECTORY_MUTATIONS_PER_MINUTE", 30, 1, 1_000_000)
         ),

@@ -1,6 +1,7 @@
 """The database goes away while the service runs, then comes back."""
 
 import asyncio
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,12 +12,13 @@ import pytest
 from directory_svc.api.errors import DATABASE_UNAVAILABLE
 from directory_svc.app import create_app
 from directory_svc.config import Env, Settings
+from directory_svc.domain.access import Role
 from directory_svc.services.seed import seed_listings
 from directory_svc.storage.setup import open_storage
 from tests.conftest import gql, token
 from tests.localdb import LocalFerretDB
 
-QUERY = "query Few { listings(first: 3) { edges { node { id } } } }"
+QUERY = 'query Few { listings(first: 3, purpose: "audit") { edges { node { id } } } }'
 
 
 @pytest.fixture
@@ -50,9 +52,8 @@ async def test_readiness_and_queries_follow_the_database(
     storage = await open_storage(settings)
     await seed_listings(storage.listings, 5, seed=1)
     await storage.close()
-    api = await aiohttp_client(
-        create_app(settings), headers={"Authorization": f"Bearer {token(settings)}"}
-    )
+    admin = token(settings, Role.ADMIN)
+    api = await aiohttp_client(create_app(settings), headers={"Authorization": f"Bearer {admin}"})
     assert (await api.get("/readyz")).status == 200
 
     own_db.stop()
@@ -81,3 +82,34 @@ async def test_readiness_and_queries_follow_the_database(
     await _until(ready, 15)
     body = await gql(api, QUERY)
     assert len(body["data"]["listings"]["edges"]) == 3
+
+
+async def test_a_frozen_database_fails_requests_within_the_deadline(
+    aiohttp_client: Any, own_db: Any, keys_dir: Path
+) -> None:
+    """Issue 16, item 7: the server stops answering (SIGSTOP) with connections open."""
+    timeout_s = 2.0
+    settings = Settings(
+        mongodb_uri=own_db.uri,
+        keys_dir=keys_dir,
+        db_name="frozen",
+        env=Env.DEV,
+        db_timeout_s=timeout_s,
+        jwks=str(keys_dir / "dev-jwks.json"),
+    )
+    storage = await open_storage(settings)
+    await seed_listings(storage.listings, 5, seed=1)
+    await storage.close()
+    admin = token(settings, Role.ADMIN)
+    api = await aiohttp_client(create_app(settings), headers={"Authorization": f"Bearer {admin}"})
+    assert len((await gql(api, QUERY))["data"]["listings"]["edges"]) == 3  # pool is warm
+    own_db.proc.send_signal(signal.SIGSTOP)
+    try:
+        start = time.monotonic()
+        resp = await api.post("/graphql", json={"query": QUERY})
+        elapsed = time.monotonic() - start
+        body = await resp.json()
+    finally:
+        own_db.proc.send_signal(signal.SIGCONT)
+    assert body["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+    assert elapsed <= timeout_s + 1, f"answered after {elapsed:.1f} s"

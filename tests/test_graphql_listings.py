@@ -18,14 +18,21 @@ from tests.conftest import gql, operations, run_operation, token
 
 PAGE = """
 query Listings($first: Int!, $after: String) {
-  listings(first: $first, after: $after) {
+  listings(first: $first, after: $after, purpose: "audit de la base") {
     edges { cursor node { id displayName surname address { commune postcode }
                           numbers { number lineType } choices { listed } } }
     pageInfo { hasNextPage endCursor }
   }
 }
 """
-ONE = "query One($id: ID!) { listing(id: $id) { id surname numbers { number } version } }"
+ONE = (
+    'query One($id: ID!) { listing(id: $id, purpose: "appel client") '
+    "{ id surname numbers { number } version } }"
+)
+
+
+def _admin(settings: Settings) -> str:
+    return token(settings, Role.ADMIN)
 
 
 async def _seed(repo: ListingRepository, count: int) -> list[Any]:
@@ -33,9 +40,11 @@ async def _seed(repo: ListingRepository, count: int) -> list[Any]:
     return list(demo_listings(count, seed=11))
 
 
-async def test_first_five_listings(api: TestClient, repo: ListingRepository) -> None:
+async def test_first_five_listings(
+    api: TestClient, repo: ListingRepository, settings: Settings
+) -> None:
     await _seed(repo, 12)
-    body = await gql(api, PAGE, {"first": 5})
+    body = await gql(api, PAGE, {"first": 5}, bearer=_admin(settings))
     assert "errors" not in body
     edges = body["data"]["listings"]["edges"]
     assert len(edges) == 5
@@ -43,12 +52,14 @@ async def test_first_five_listings(api: TestClient, repo: ListingRepository) -> 
     assert body["data"]["listings"]["pageInfo"]["hasNextPage"] is True
 
 
-async def test_paging_visits_every_listing_once(api: TestClient, repo: ListingRepository) -> None:
+async def test_paging_visits_every_listing_once(
+    api: TestClient, repo: ListingRepository, settings: Settings
+) -> None:
     stored = await _seed(repo, 23)
     seen: list[str] = []
     after = None
     while True:
-        body = await gql(api, PAGE, {"first": 10, "after": after})
+        body = await gql(api, PAGE, {"first": 10, "after": after}, bearer=_admin(settings))
         conn = body["data"]["listings"]
         seen += [e["node"]["id"] for e in conn["edges"]]
         if not conn["pageInfo"]["hasNextPage"]:
@@ -67,10 +78,10 @@ async def test_listing_by_id_and_unknown_id(api: TestClient, repo: ListingReposi
     assert body["errors"][0]["message"] == "listing not found"
 
 
-async def test_bad_paging_arguments_are_named(api: TestClient) -> None:
-    body = await gql(api, PAGE, {"first": 0})
+async def test_bad_paging_arguments_are_named(api: TestClient, settings: Settings) -> None:
+    body = await gql(api, PAGE, {"first": 0}, bearer=_admin(settings))
     assert body["errors"][0]["message"].startswith("first:")
-    body = await gql(api, PAGE, {"first": 5, "after": "!!!not-a-cursor"})
+    body = await gql(api, PAGE, {"first": 5, "after": "!!!not-a-cursor"}, bearer=_admin(settings))
     assert body["errors"][0]["message"].startswith("after:")
 
 
@@ -80,10 +91,12 @@ async def test_listings_are_for_staff_only(
     await _seed(repo, 2)
     profile = PublisherProfile("p", PublisherKind.DIRECTORY)
     await add_publisher(storage.publishers, Publisher(profile, "P"))  # a registered one
-    for role, claims in ((Role.CUSTOMER, {"account_id": "acc-1"}),
-                         (Role.PUBLISHER, {"publisher_id": "p"})):  # fmt: skip
+    roles = [(Role.CUSTOMER, {"account_id": "acc-1"}), (Role.PUBLISHER, {"publisher_id": "p"})]
+    roles.append((Role.SUPPORT, {}))  # bulk reads are for admins only
+    for role, claims in roles:
         bearer = token(settings, role, **claims)
-        body = await run_operation(api, operations("listings"), "Listings", {"first": 5}, bearer)
+        variables = {"first": 5, "purpose": "audit"}
+        body = await run_operation(api, operations("listings"), "Listings", variables, bearer)
         assert body["data"] is None
         assert body["errors"][0]["message"] == "Not allowed."
     admin = await gql(api, PAGE, {"first": 5}, bearer=token(settings, Role.ADMIN))
@@ -110,11 +123,11 @@ async def test_graphiql_only_in_dev(
 
 
 async def test_request_log_lines_carry_no_personal_data(
-    api: TestClient, repo: ListingRepository, caplog: Any
+    api: TestClient, repo: ListingRepository, caplog: Any, settings: Settings
 ) -> None:
     stored = await _seed(repo, 5)
     with caplog.at_level(logging.INFO):
-        await gql(api, PAGE, {"first": 5})
+        await gql(api, PAGE, {"first": 5}, bearer=_admin(settings))
         await gql(api, ONE, {"id": "nope"})
     lines = [JsonFormatter().format(r) for r in caplog.records]
     requests = [json.loads(line) for line in lines if '"message": "request"' in line]
@@ -128,8 +141,8 @@ async def test_request_log_lines_carry_no_personal_data(
         assert item.numbers[0].e164 not in text
 
 
-async def test_metrics_count_operations(api: TestClient) -> None:
-    await gql(api, PAGE, {"first": 1})
+async def test_metrics_count_operations(api: TestClient, settings: Settings) -> None:
+    await gql(api, PAGE, {"first": 1}, bearer=_admin(settings))
     await gql(api, ONE, {"id": "nope"})
     text = await (await api.get("/metrics")).text()
     assert 'directory_graphql_requests_total{operation="Listings",outcome="ok"} 1.0' in text

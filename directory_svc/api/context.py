@@ -9,7 +9,7 @@ from aiohttp import web
 from directory_svc.config import Settings
 from directory_svc.domain.access import Principal
 from directory_svc.observability import Metrics
-from directory_svc.services.support import LookupLimiter
+from directory_svc.services.rate_limits import RateLimits
 from directory_svc.storage.access_log import AccessLog
 from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.data_queries import DataQueries
@@ -38,7 +38,7 @@ class Resources:
     ledger: FeedLedger
     access_log: AccessLog
     data_queries: DataQueries
-    limiter: LookupLimiter
+    limits: RateLimits
 
 
 @dataclass(slots=True)
@@ -46,6 +46,9 @@ class Context:
     """One request's context: the shared resources plus the request itself."""
 
     request: web.Request
-    response: web.StreamResponse
     resources: Resources
     principal: Principal | None
+
+
+RESOURCES = web.AppKey("resources", Resources)
+"""The process's resources, on the application."""

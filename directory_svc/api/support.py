@@ -14,6 +14,7 @@ from directory_svc.api.problems import NotFoundProblem, ValidationProblem
 from directory_svc.api.types import ListingConnection, ListingType, decode_cursor
 from directory_svc.domain.errors import NotFound, ValidationError
 from directory_svc.services import support as service
+from directory_svc.services.rate_limits import RateLimited
 from graphql import FieldNode, GraphQLError, ValidationContext, ValidationRule
 
 
@@ -28,8 +29,16 @@ class RateLimitedProblem:
     retry_after_seconds: int
 
 
+def staff_read(info: Info[Context, None], operation: str, purpose: str) -> service.StaffRead:
+    """The staff read a resolver is about to make (the permission class ran first)."""
+    who = info.context.principal
+    if who is None:
+        raise PermissionError("Not allowed.")
+    return service.StaffRead(who, operation, purpose)
+
+
 SearchResult = Annotated[
-    ListingConnection | ValidationProblem,
+    ListingConnection | ValidationProblem | RateLimitedProblem,
     strawberry.union("SearchResult", description="A page of listings, or why not."),
 ]
 
@@ -49,15 +58,15 @@ class SupportQueries:
     async def lookup_by_number(
         self, info: Info[Context, None], number: str, purpose: str
     ) -> LookupResult:
-        res, who = info.context.resources, info.context.principal
-        assert who is not None
+        res = info.context.resources
+        read = staff_read(info, "lookupByNumber", purpose)
         try:
             found = await service.lookup_by_number(
-                res.listings, res.access_log, res.limiter, who, number, purpose
+                repo=res.listings, log=res.access_log, limits=res.limits, read=read, number=number
             )
         except ValidationError as exc:
             return ValidationProblem.from_error(exc)
-        except service.RateLimited as exc:
+        except RateLimited as exc:
             return RateLimitedProblem(message=str(exc), retry_after_seconds=exc.retry_after_s)
         return ListingsFound(listings=[ListingType.from_domain(i) for i in found])
 
@@ -77,16 +86,18 @@ class SupportQueries:
         first: int = 20,
         after: str | None = None,
     ) -> SearchResult:
-        res, who = info.context.resources, info.context.principal
-        assert who is not None
+        res = info.context.resources
+        read = staff_read(info, "searchListings", purpose)
         try:
             position = decode_cursor(after) if after is not None else None
+            search = service.SurnameSearch(surname, commune, postcode, first, position)
             page = await service.search_listings(
-                res.listings, res.access_log, who, surname, commune, postcode, purpose,
-                first, position,
-            )  # fmt: skip
+                repo=res.listings, log=res.access_log, limits=res.limits, read=read, search=search
+            )
         except ValidationError as exc:
             return ValidationProblem.from_error(exc)
+        except RateLimited as exc:
+            return RateLimitedProblem(message=str(exc), retry_after_seconds=exc.retry_after_s)
         return ListingConnection.from_page(page)
 
 
@@ -154,11 +165,15 @@ class ExplainQueries:
     async def explain_listing(
         self, info: Info[Context, None], id: str, purpose: str
     ) -> Explanation:
-        res, who = info.context.resources, info.context.principal
-        if who is None:
-            raise PermissionError("Not allowed.")
+        res = info.context.resources
         found = await service.explain_listing(
-            res.listings, res.publishers, res.ledger, res.access_log, who, id, purpose
+            listings=res.listings,
+            publishers=res.publishers,
+            ledger=res.ledger,
+            log=res.access_log,
+            limits=res.limits,
+            read=staff_read(info, "explainListing", purpose),
+            listing_id=id,
         )
         return Explanation(
             listing=ListingType.from_domain(found.listing),
@@ -201,7 +216,7 @@ class AccountType:
 
 
 AccountResult = Annotated[
-    AccountType | ValidationProblem | NotFoundProblem,
+    AccountType | ValidationProblem | NotFoundProblem | RateLimitedProblem,
     strawberry.union("AccountResult", description="The account, or why not."),
 ]
 
@@ -210,17 +225,22 @@ AccountResult = Annotated[
 class AccountQueries:
     @strawberry.field(description="An account by id; logged.", permission_classes=[IsStaff])
     async def account(self, info: Info[Context, None], id: str, purpose: str) -> AccountResult:
-        res, who = info.context.resources, info.context.principal
-        if who is None:
-            raise PermissionError("Not allowed.")
+        res = info.context.resources
         try:
             account, listings = await service.account_with_listings(
-                res.accounts, res.listings, res.access_log, who, id, purpose
+                accounts=res.accounts,
+                listings=res.listings,
+                log=res.access_log,
+                limits=res.limits,
+                read=staff_read(info, "account", purpose),
+                account_id=id,
             )
         except ValidationError as exc:
             return ValidationProblem.from_error(exc)
         except NotFound as exc:
             return NotFoundProblem.from_error(exc)
+        except RateLimited as exc:
+            return RateLimitedProblem(message=str(exc), retry_after_seconds=exc.retry_after_s)
         return AccountType(
             id=account.id,
             kind=account.kind.value,

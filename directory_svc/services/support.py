@@ -1,20 +1,19 @@
-"""Support look-ups: every read of a person's data is logged with its purpose.
+"""Staff reads of personal data: each needs a purpose, is logged, and is limited.
 
-Look-up by number is the enumeration risk (walking numbers rebuilds a reverse directory):
-it is rate-limited per agent, and an agent over the limit is refused and flagged in the
-access log.
+Every field that returns a listing to staff goes through ``_open`` (purpose checked, the
+agent's hourly limits counted, a refusal logged as flagged) and ``_close`` (one access
+record per listing returned, each counted). Look-up by number is the enumeration risk
+(walking numbers rebuilds a reverse directory) and has its own, lower limit.
 """
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict, deque
 from dataclasses import dataclass, replace
 
 from directory_svc import clock
 from directory_svc.domain.access import Principal
 from directory_svc.domain.accounts import Account
-from directory_svc.domain.errors import DomainError, ValidationError
+from directory_svc.domain.errors import ValidationError
 from directory_svc.domain.history import HistoryEntry
 from directory_svc.domain.listings import Listing
 from directory_svc.domain.pagination import MAX_PAGE_SIZE, Page
@@ -22,38 +21,18 @@ from directory_svc.domain.projection import Projection, homonyms_in_list, projec
 from directory_svc.domain.publishers import Publisher
 from directory_svc.domain.text import check_text
 from directory_svc.services.accounts import get_account
-from directory_svc.services.listings import find_by_number, get_listing, homonym_group
+from directory_svc.services.listings import (
+    find_by_number,
+    get_listing,
+    homonym_group,
+    list_listings,
+)
+from directory_svc.services.rate_limits import RateLimited, RateLimits
 from directory_svc.storage.access_log import AccessLog, AccessRecord
 from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.feeds import PublisherRepository
 from directory_svc.storage.ledger import FeedLedger
 from directory_svc.storage.listings import ListingRepository
-
-
-class RateLimited(DomainError):
-    """Too many look-ups; ``retry_after_s`` says when to try again."""
-
-    def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"too many look-ups; retry in {retry_after_s} s")
-        self.retry_after_s = retry_after_s
-
-
-class LookupLimiter:
-    """A sliding one-hour window of look-ups per agent (per process)."""
-
-    def __init__(self, per_hour: int) -> None:
-        self.per_hour = per_hour
-        self._calls: defaultdict[str, deque[float]] = defaultdict(deque)
-
-    def check(self, agent: str, now: float | None = None) -> None:
-        """Count one look-up, or raise ``RateLimited``."""
-        now = time.monotonic() if now is None else now
-        calls = self._calls[agent]
-        while calls and now - calls[0] >= 3600:
-            calls.popleft()
-        if len(calls) >= self.per_hour:
-            raise RateLimited(int(3600 - (now - calls[0])) + 1)
-        calls.append(now)
 
 
 def _purpose(purpose: str) -> str:
@@ -70,49 +49,110 @@ def _records(
     ] or [AccessRecord(at, who.subject, who.role.value, operation, purpose)]
 
 
+@dataclass(frozen=True, slots=True)
+class StaffRead:
+    """One staff read of personal data: who, through which field, for which purpose."""
+
+    who: Principal
+    operation: str
+    purpose: str
+
+
+async def _open(read: StaffRead, log: AccessLog, limits: RateLimits, *, lookup: bool) -> str:
+    """The checked purpose, once the read is within the agent's limits; a refused read is
+    logged as flagged."""
+    reason = _purpose(read.purpose)
+    try:
+        await limits.open_staff_read(agent=read.who.subject, lookup=lookup)
+    except RateLimited:
+        who = read.who
+        flagged = AccessRecord(
+            clock.now(), who.subject, who.role.value, read.operation, reason, flagged=True
+        )
+        await log.record([flagged])
+        raise
+    return reason
+
+
+async def _close(
+    read: StaffRead, reason: str, log: AccessLog, limits: RateLimits, found: list[Listing]
+) -> None:
+    """Log one access record per listing returned and count them against the limits."""
+    await limits.count_listings_read(agent=read.who.subject, listings=len(found))
+    await log.record(_records(read.who, read.operation, reason, found))
+
+
 async def lookup_by_number(
-    repo: ListingRepository,
-    log: AccessLog,
-    limiter: LookupLimiter,
-    who: Principal,
-    number: str,
-    purpose: str,
+    *, repo: ListingRepository, log: AccessLog, limits: RateLimits, read: StaffRead, number: str
 ) -> list[Listing]:
     """Listings showing ``number`` (any French writing); logged, rate-limited per agent."""
-    reason = _purpose(purpose)
-    try:
-        limiter.check(who.subject)
-    except RateLimited:
-        at = clock.now()
-        await log.record([AccessRecord(at, who.subject, who.role.value, "lookupByNumber",
-                                       reason, flagged=True)])  # fmt: skip
-        raise
+    reason = await _open(read, log, limits, lookup=True)
     found = await find_by_number(repo, number)
-    await log.record(_records(who, "lookupByNumber", reason, found))
+    await _close(read, reason, log, limits, found)
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class SurnameSearch:
+    """A search by surname in a commune (INSEE code) or a postcode, one page at a time."""
+
+    surname: str
+    insee_code: str | None = None
+    postcode: str | None = None
+    first: int = 20
+    after: str | None = None
+
+
 async def search_listings(
+    *,
     repo: ListingRepository,
     log: AccessLog,
-    who: Principal,
-    surname: str,
-    insee_code: str | None,
-    postcode: str | None,
-    purpose: str,
-    first: int = 20,
-    after: str | None = None,
+    limits: RateLimits,
+    read: StaffRead,
+    search: SurnameSearch,
 ) -> Page[Listing]:
     """Listings with this surname (case, accents, hyphens ignored) in a commune or postcode,
     a page at a time; each listing of the page is logged as read."""
-    reason = _purpose(purpose)
-    check_text("surname", surname, 130, required=True)
-    if (insee_code is None) == (postcode is None):
+    _purpose(read.purpose)
+    check_text("surname", search.surname, 130, required=True)
+    if (search.insee_code is None) == (search.postcode is None):
         raise ValidationError("commune", "one_of", "give either a commune or a postcode")
+    if not 1 <= search.first <= MAX_PAGE_SIZE:
+        raise ValidationError("first", "out_of_range", f"must be between 1 and {MAX_PAGE_SIZE}")
+    reason = await _open(read, log, limits, lookup=False)
+    page = await repo.find_by_surname(
+        search.surname, search.insee_code, search.postcode, search.first, search.after
+    )
+    await _close(read, reason, log, limits, page.items)
+    return page
+
+
+async def read_listing(
+    *, repo: ListingRepository, log: AccessLog, limits: RateLimits, read: StaffRead, id: str
+) -> Listing:
+    """One listing by id; logged and counted."""
+    reason = await _open(read, log, limits, lookup=False)
+    listing = await get_listing(repo, id)
+    await _close(read, reason, log, limits, [listing])
+    return listing
+
+
+async def read_listings(
+    *,
+    repo: ListingRepository,
+    log: AccessLog,
+    limits: RateLimits,
+    read: StaffRead,
+    first: int,
+    after: str | None,
+) -> Page[Listing]:
+    """Listings in a stable order (the admin's bulk read); each one logged and counted."""
+    _purpose(read.purpose)
     if not 1 <= first <= MAX_PAGE_SIZE:
         raise ValidationError("first", "out_of_range", f"must be between 1 and {MAX_PAGE_SIZE}")
-    page = await repo.find_by_surname(surname, insee_code, postcode, first, after)
-    await log.record(_records(who, "searchListings", reason, page.items))
+    reason = await _open(read, log, limits, lookup=False)
+    page = await list_listings(repo, first, after)
+    await _close(read, reason, log, limits, page.items)
     return page
 
 
@@ -135,19 +175,20 @@ class Explanation:
 
 
 async def explain_listing(
+    *,
     listings: ListingRepository,
     publishers: PublisherRepository,
     ledger: FeedLedger,
     log: AccessLog,
-    who: Principal,
+    limits: RateLimits,
+    read: StaffRead,
     listing_id: str,
-    purpose: str,
 ) -> Explanation:
     """The listing, its full history, and each registered publisher's projection with the
     reasons (computed by the domain projection, as exports do); logged as an access."""
-    reason = _purpose(purpose)
+    reason = await _open(read, log, limits, lookup=False)
     listing = await get_listing(listings, listing_id)
-    await log.record(_records(who, "explainListing", reason, [listing]))
+    await _close(read, reason, log, limits, [listing])
     group = await homonym_group(listings, listing)
     views = []
     for publisher in await publishers.all():
@@ -164,18 +205,20 @@ async def explain_listing(
 
 
 async def account_with_listings(
+    *,
     accounts: AccountRepository,
     listings: ListingRepository,
     log: AccessLog,
-    who: Principal,
+    limits: RateLimits,
+    read: StaffRead,
     account_id: str,
-    purpose: str,
 ) -> tuple[Account, list[Listing]]:
     """An account, its information records and its listings; one access record per listing."""
-    reason = _purpose(purpose)
+    reason = await _open(read, log, limits, lookup=False)
     account = await get_account(accounts, account_id)
     found = await listings.for_account(account_id)
-    records = _records(who, "account", reason, found)
+    await limits.count_listings_read(agent=read.who.subject, listings=len(found))
+    records = _records(read.who, read.operation, reason, found)
     if not found:
         records = [replace(records[0], account_id=account_id)]
     await log.record(records)

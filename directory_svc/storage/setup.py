@@ -20,6 +20,7 @@ from directory_svc.storage.feeds import PublisherRepository
 from directory_svc.storage.keys import KeyRing
 from directory_svc.storage.ledger import FeedLedger
 from directory_svc.storage.listings import ListingRepository
+from directory_svc.storage.rate_counters import RateCounters
 from directory_svc.storage.versioned import choose
 
 
@@ -38,6 +39,7 @@ class Storage:
     downloads: DownloadLog
     access_log: AccessLog
     data_queries: DataQueries
+    counters: RateCounters
 
     async def close(self) -> None:
         """Close the database client."""
@@ -87,4 +89,5 @@ async def open_storage(
         downloads=DownloadLog(db),
         access_log=access_log,
         data_queries=data_queries,
+        counters=RateCounters(db),
     )

@@ -1,0 +1,62 @@
+"""Rate limits, counted in the database so that every process enforces the same limit.
+
+- Mutations: ``mutations_per_minute`` per authenticated subject, and per client address
+  when the request came through a trusted proxy (``Settings.client_address``).
+- Staff reads of personal data, per agent and hour: ``lookups_per_hour`` look-ups by number
+  (the enumeration risk), and ``staff_reads_per_hour`` listings returned by every staff
+  field together. An agent refused a look-up is refused every other read in that hour too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from directory_svc.domain.errors import DomainError
+from directory_svc.storage.rate_counters import RateCounters
+
+MINUTE, HOUR = 60, 3600
+
+
+class RateLimited(DomainError):
+    """Too many actions; ``retry_after_s`` says when to try again."""
+
+    def __init__(self, retry_after_s: float, what: str = "look-ups") -> None:
+        self.retry_after_s = max(1, math.ceil(retry_after_s))
+        super().__init__(f"too many {what}; retry in {self.retry_after_s} s")
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """The limits of one deployment, and where they are counted."""
+
+    counters: RateCounters
+    mutations_per_minute: int
+    lookups_per_hour: int
+    staff_reads_per_hour: int
+
+    async def take_mutation(self, *, subject: str, address: str | None) -> None:
+        """Count one mutation of ``subject`` (and of ``address``), or raise ``RateLimited``."""
+        keys = [f"mutation:sub:{subject}"] + ([f"mutation:addr:{address}"] if address else [])
+        for key in keys:
+            count = await self.counters.add(key, window_s=MINUTE)
+            if count.value > self.mutations_per_minute:
+                raise RateLimited(count.resets_in_s, "changes")
+
+    async def open_staff_read(self, *, agent: str, lookup: bool) -> None:
+        """Count one staff read (a look-up when ``lookup``), or raise ``RateLimited``."""
+        lookups_key = f"lookup:{agent}"
+        if lookup:
+            looked = await self.counters.add(lookups_key, window_s=HOUR)
+        else:
+            looked = await self.counters.get(lookups_key, window_s=HOUR)
+        if looked.value > self.lookups_per_hour:
+            raise RateLimited(looked.resets_in_s)
+        read = await self.counters.add(f"read:{agent}", window_s=HOUR)
+        if read.value > self.staff_reads_per_hour:
+            raise RateLimited(read.resets_in_s, "reads")
+
+    async def count_listings_read(self, *, agent: str, listings: int) -> None:
+        """Add the listings a read returned beyond the one ``open_staff_read`` counted."""
+        if listings > 1:
+            await self.counters.add(f"read:{agent}", window_s=HOUR, amount=listings - 1)
