@@ -63,7 +63,9 @@ async def test_rotation_while_serving_then_old_key_retired(
     await seed_listings(storage.listings, 300, seed=9)
     listings = list(demo_listings(300, seed=9))
     old_kid = storage.keys.active_kid
-    query = "query One($id: ID!) { listing(id: $id) { surname numbers { number } } }"
+    query = (
+        'query One($id: ID!) { listing(id: $id, purpose: "audit") { surname numbers { number } } }'
+    )
     stop = asyncio.Event()
     reads: list[Any] = []
 

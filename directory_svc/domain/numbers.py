@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -34,13 +35,21 @@ class PhoneNumber:
         return " ".join(digits[i : i + 2] for i in range(0, len(digits), 2))
 
 
+_WRITTEN = re.compile(r"\+?[0-9(][0-9 .()/-]{0,29}", re.ASCII)
+"""How a number may be written: ASCII digits, spaces, dots, hyphens, slashes, brackets."""
+
+
 def parse_french_number(text: str, field: str = "number") -> PhoneNumber:
     """Parse ``0612345678``, ``06 12 34 56 78``, ``+33 6…`` or ``0033 6…`` into a French number.
 
     Raises ``ValidationError`` naming ``field`` when the text is not a valid number of the
     French numbering plan. The message never repeats the input (it is personal data).
     """
-    cleaned = text.strip()
+    cleaned = text.strip(" ")
+    if not _WRITTEN.fullmatch(cleaned):
+        # ASCII digits and the usual separators only: no extension (``ext. 12``,
+        # ``;ext=12``), no other script's digits, nothing invisible, no NUL.
+        raise ValidationError(field, "invalid_number", "is not a telephone number")
     if cleaned.startswith("00"):
         cleaned = "+" + cleaned[2:]
     try:

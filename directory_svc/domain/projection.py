@@ -154,8 +154,16 @@ def exclusion(listing: Listing, profile: PublisherProfile) -> ReasonCode | None:
 
 
 def homonyms_in_list(members: Iterable[Listing], profile: PublisherProfile) -> HomonymIndex:
-    """The homonymy context of ``profile``'s list: only the members that list lets in count."""
-    return HomonymIndex(m for m in members if exclusion(m, profile) is None)
+    """The homonymy context of ``profile``'s list: the members that list lets in count, and
+    so do namesakes kept out of a reverse look-up list only by their own reverse-look-up
+    choice. Otherwise a subscriber's outcome there (and their preview) would change when
+    a namesake opts out, revealing that namesake's choice."""
+    return HomonymIndex(m for m in members if _namesake_counts(m, profile))
+
+
+def _namesake_counts(member: Listing, profile: PublisherProfile) -> bool:
+    excluded = exclusion(member, profile)
+    return excluded is None or excluded is ReasonCode.REVERSE_LOOKUP_EXCLUDED
 
 
 def project(listing: Listing, profile: PublisherProfile, homonyms: HomonymyContext) -> Projection:
@@ -235,8 +243,9 @@ def project(listing: Listing, profile: PublisherProfile, homonyms: HomonymyConte
     return Projection(record=record, reasons=tuple(reasons))
 
 
-RULES_VERSION = 2
-"""Bumped whenever ``project`` changes what a publisher receives (2: consent per number);
+RULES_VERSION = 3
+"""Bumped whenever ``project`` changes what a publisher receives (2: consent per number;
+3: namesakes count in a reverse look-up list whatever their reverse-look-up choice);
 a publisher whose copy was built under other rules gets a reconciling delta."""
 
 

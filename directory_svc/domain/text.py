@@ -10,19 +10,43 @@ from directory_svc.domain.errors import ValidationError
 _FOLD = re.compile(r"[\s\-‐‑‒–—'’`.]+")
 
 
-def check_text(field: str, value: str, max_len: int, *, required: bool = False) -> str:
-    """Validate one text value: no control characters or NUL, at most ``max_len`` characters.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+"""Control, format (zero-width, bidi overrides and isolates, BOM), surrogate, private,
+unassigned, line and paragraph separators."""
+_INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+"""Characters classed as letters or symbols that print as nothing (Hangul fillers, the
+blank Braille pattern)."""
 
-    Returns the value with surrounding spaces removed (stored as entered otherwise).
-    """
-    stripped = value.strip()
-    if required and not stripped:
+
+def clean_text(value: str) -> str:
+    """The form a text is stored in: NFC, every kind of space a plain space, no spaces at
+    the ends. Anything else (a newline, a tab, an invisible character) stays, for
+    ``check_text`` to refuse."""
+    nfc = unicodedata.normalize("NFC", value)
+    spaced = "".join(" " if unicodedata.category(c) == "Zs" else c for c in nfc)
+    return spaced.strip(" ")
+
+
+def forbidden_character(value: str) -> bool:
+    """Whether ``value`` holds a control, invisible or bidirectional-override character."""
+    return any(
+        unicodedata.category(c) in _FORBIDDEN_CATEGORIES or c in _INVISIBLE_LETTERS for c in value
+    )
+
+
+def check_text(field: str, value: str, max_len: int, *, required: bool = False) -> str:
+    """Validate one text value and return it as stored (``clean_text``): no control,
+    invisible or bidirectional-control character anywhere, at most ``max_len`` characters."""
+    cleaned = clean_text(value)
+    if required and not cleaned:
         raise ValidationError(field, "required", "is required")
-    if len(stripped) > max_len:
+    if len(cleaned) > max_len:
         raise ValidationError(field, "too_long", f"must be at most {max_len} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn") for c in stripped):
-        raise ValidationError(field, "forbidden_character", "contains control characters")
-    return stripped
+    if forbidden_character(cleaned):
+        raise ValidationError(
+            field, "forbidden_character", "contains control or invisible characters"
+        )
+    return cleaned
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -35,7 +59,7 @@ def check_plain_text(field: str, value: str, max_len: int, *, required: bool = F
     Every free text of a listing reaches publishers' files, which they open in
     spreadsheets: ``=``, ``+``, ``-``, ``@``, tab or carriage return first is refused.
     """
-    if value.startswith(FORMULA_STARTS) or value.lstrip(" ").startswith(FORMULA_STARTS):
+    if value.startswith(FORMULA_STARTS) or clean_text(value).startswith(FORMULA_STARTS):
         raise ValidationError(
             field,
             "formula",

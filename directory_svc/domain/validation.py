@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from directory_svc.domain.communes import check_insee_code, check_postcode
 from directory_svc.domain.errors import ValidationError
 from directory_svc.domain.listings import Listing, ListingKind
 from directory_svc.domain.numbers import LineType, parse_french_number
-from directory_svc.domain.text import check_plain_text
+from directory_svc.domain.text import check_plain_text, check_text, clean_text
 
 DISPLAY_NAME_MAX = 100
 FULL_NAME_MAX = 130
@@ -17,6 +18,14 @@ ADDRESS_LINE_MAX = 38  # NF Z10-011
 COMMUNE_MAX = 60  # official names reach 45 characters; the postal line abbreviates them
 PROFESSION_MAX = 100
 EMAIL_MAX = 254
+CONSENT_REF_MAX = 100
+MAX_BUSINESS_NAMES = 5
+"""Trading names shown for one line (a company name and a few brands)."""
+MAX_EXTRA_USERS = 10
+"""Other people listed on one line (a household, a small office)."""
+MAX_NUMBERS = 10
+"""Numbers held on one listing: a switchboard and a handful of direct lines. A SIP trunk's
+block of direct-dial numbers is not published number by number."""
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -26,6 +35,42 @@ def check_id(field: str, value: str) -> str:
     if not ID_PATTERN.match(value):
         raise ValidationError(field, "id_format", "must be 1–64 letters, digits, _ or -")
     return value
+
+
+def _clean_optional(value: str | None) -> str | None:
+    return None if value is None else clean_text(value)
+
+
+def clean_listing(listing: Listing) -> Listing:
+    """The listing with every text in its stored form (``clean_text``: NFC, plain spaces,
+    none at the ends); ``validate_listing`` then refuses what cleaning cannot fix."""
+    a = listing.address
+    address = replace(
+        a,
+        commune=clean_text(a.commune),
+        number=_clean_optional(a.number),
+        repetition=_clean_optional(a.repetition),
+        street=_clean_optional(a.street),
+        locality=_clean_optional(a.locality),
+        complement=_clean_optional(a.complement),
+    )
+    users = tuple(
+        replace(u, surname=clean_text(u.surname), first_name=clean_text(u.first_name))
+        for u in listing.extra_users
+    )
+    cleaned = replace(
+        listing,
+        surname=clean_text(listing.surname),
+        first_name=clean_text(listing.first_name),
+        business_names=tuple(clean_text(n) for n in listing.business_names),
+        profession=_clean_optional(listing.profession),
+        mention=_clean_optional(listing.mention),
+        email=_clean_optional(listing.email),
+        category=_clean_optional(listing.category),
+        address=address,
+        extra_users=users,
+    )
+    return listing if cleaned == listing else cleaned
 
 
 def validate_listing(listing: Listing) -> None:
@@ -47,6 +92,8 @@ def _check_names(listing: Listing) -> None:
         raise ValidationError(
             "first_name", "too_long", f"surname and first name exceed {FULL_NAME_MAX} characters"
         )
+    _check_count("business_names", len(listing.business_names), MAX_BUSINESS_NAMES)
+    _check_count("extra_users", len(listing.extra_users), MAX_EXTRA_USERS)
     if not residential and not listing.business_names:
         raise ValidationError("business_names", "required", "a professional needs a name")
     for i, name in enumerate(listing.business_names):
@@ -62,6 +109,7 @@ def _check_names(listing: Listing) -> None:
             raise ValidationError(
                 f"extra_users.{i}.consent", "consent_required", "the user's consent is required"
             )
+        check_text(f"extra_users.{i}.consent", user.consent.reference, CONSENT_REF_MAX)
 
 
 def _check_address(listing: Listing) -> None:
@@ -79,9 +127,15 @@ def _check_address(listing: Listing) -> None:
         )
 
 
+def _check_count(field: str, count: int, most: int) -> None:
+    if count > most:
+        raise ValidationError(field, "too_many", f"at most {most} allowed")
+
+
 def _check_numbers(listing: Listing) -> None:
     if not listing.numbers:
         raise ValidationError("numbers", "required", "a line needs at least one number")
+    _check_count("numbers", len(listing.numbers), MAX_NUMBERS)
     seen: set[str] = set()
     for i, number in enumerate(listing.numbers):
         parsed = parse_french_number(number.e164, field=f"numbers.{i}")
@@ -89,6 +143,8 @@ def _check_numbers(listing: Listing) -> None:
             raise ValidationError(f"numbers.{i}", "not_e164", "must be stored in E.164 form")
         if number.e164 in seen:
             raise ValidationError(f"numbers.{i}", "duplicate", "appears twice")
+        if number.consent is not None:
+            check_text(f"numbers.{i}.consent", number.consent.reference, CONSENT_REF_MAX)
         seen.add(number.e164)
     if listing.choices.listed and not listing.published_numbers:
         raise ValidationError("numbers", "none_published", "a listed line must show a number")

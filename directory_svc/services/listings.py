@@ -10,7 +10,7 @@ from directory_svc.domain.history import Change, HistoryEntry
 from directory_svc.domain.listings import Listing, Status
 from directory_svc.domain.numbers import parse_french_number
 from directory_svc.domain.pagination import MAX_PAGE_SIZE, Page
-from directory_svc.domain.validation import validate_listing
+from directory_svc.domain.validation import clean_listing, validate_listing
 from directory_svc.reference import communes
 from directory_svc.storage.listings import ListingRepository
 
@@ -47,8 +47,11 @@ def check_listing(listing: Listing) -> None:
 
 
 def prepared(listing: Listing) -> Listing:
-    """The listing as it is stored, after every rule: its commune normalised (Paris, Lyon
-    and Marseille by arrondissement, from the postcode), then ``check_listing``."""
+    """The listing as it is stored, after every rule: its texts cleaned (NFC, plain
+    spaces, none at the ends), its commune normalised (Paris, Lyon and Marseille by
+    arrondissement, from the postcode), then ``check_listing``: what is stored is what was
+    validated."""
+    listing = clean_listing(listing)
     a = listing.address
     code = communes().canonical("address", a.insee_code, a.postcode)
     if code != a.insee_code:

@@ -16,6 +16,7 @@ from directory_svc.domain.history import HistoryEntry
 from directory_svc.domain.listings import Listing
 from directory_svc.domain.pagination import Page
 from directory_svc.storage.documents import Document, ListingCodec
+from directory_svc.storage.history_archive import HistoryArchive, merged
 from directory_svc.storage.seen_twice import SeenTwice
 
 STATE_ONLY = {"history": 0}
@@ -23,10 +24,11 @@ KEYS_BATCH = 5000
 
 
 class ListingReads:
-    """The queries; subclasses provide ``_col`` and ``codec``."""
+    """The queries; subclasses provide ``_col``, ``codec`` and ``archive``."""
 
     _col: AsyncCollection[Document]
     codec: ListingCodec
+    archive: HistoryArchive
 
     async def get(self, listing_id: str) -> Listing | None:
         """The listing with this id, or ``None``."""
@@ -43,7 +45,15 @@ class ListingReads:
         doc = await self._col.find_one({"_id": listing_id}, {"history": 1})
         if doc is None:
             return []
-        return [self.codec.history_entry(listing_id, e) for e in doc.get("history", [])]
+        entries = await self.history_documents(listing_id, doc)
+        return [self.codec.history_entry(listing_id, e) for e in entries]
+
+    async def history_documents(self, listing_id: str, doc: Document) -> list[Document]:
+        """Every history entry of a stored document, archived ones included, in order."""
+        kept: list[Document] = doc.get("history", [])
+        if kept and int(kept[0]["seq"]) == 1:
+            return kept
+        return merged(await self.archive.entries(listing_id), kept)
 
     async def page(self, first: int, after: str | None) -> Page[Listing]:
         """Up to ``first`` listings ordered by id, strictly after id ``after``."""

@@ -5,7 +5,9 @@ Every change is one versioned write (``storage.versioned``: ``update_one`` filte
 ``_id`` and the version read) that sets the new state and pushes its history entry:
 single-document atomicity, no transaction needed. The listing the caller read carries its
 version and history head, so a change reads it once. A retried change (same change id) is
-recognised and not applied twice.
+recognised and not applied twice (while its entry is among the ones the document keeps).
+Older entries move to ``history_archive`` every ``SLACK`` versions, so a document stays
+bounded whatever the number of changes.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import replace
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from directory_svc.domain.errors import AlreadyExists, NotFound, VersionConflict
 from directory_svc.domain.history import (
@@ -27,6 +29,7 @@ from directory_svc.domain.history import (
 )
 from directory_svc.domain.listings import Listing
 from directory_svc.storage.documents import Document, ListingCodec, now_ms
+from directory_svc.storage.history_archive import KEEP, SLACK, HistoryArchive
 from directory_svc.storage.listing_reads import STATE_ONLY, ListingReads
 from directory_svc.storage.versioned import VersionedWrites
 
@@ -43,9 +46,11 @@ class ListingRepository(ListingReads):
         self._col = db[COLLECTION]
         self.versioned = versioned
         self.codec = codec
+        self.archive = HistoryArchive(db)
 
     async def ensure_indexes(self) -> None:
         """Create the look-up indexes (idempotent; run at start-up)."""
+        await self.archive.ensure_indexes()
         await self._col.create_index([("idx.num", ASCENDING)], name="by_number")
         # Surname search pages in _id order: the index serves both the match and the order.
         await self._col.create_index(
@@ -157,6 +162,7 @@ class ListingRepository(ListingReads):
         if await self.versioned.write(
             self._col, new.id, expected_version, update, change.change_id, key
         ):
+            await self._compact(new.id, stored.version)
             return replace(stored, history_head=entry.hash)
         doc = await self._col.find_one({"_id": new.id}, STATE_ONLY)
         if doc is None:
@@ -187,6 +193,26 @@ class ListingRepository(ListingReads):
         if latest is None:
             raise NotFound("listing")
         return await self._settle(stored.id, change, latest)
+
+    async def _compact(self, listing_id: str, version: int) -> None:
+        """Every ``SLACK`` versions, move the entries older than the last ``KEEP`` to the
+        archive (copied first, then removed by a write conditional on the version). The
+        change is already stored: a failure here is left for the next compaction."""
+        if version % SLACK or version < KEEP + SLACK:
+            return
+        try:
+            doc = await self._col.find_one({"_id": listing_id}, {"history": 1, "v": 1, "kid": 1})
+            if doc is None or doc.get("v") != version:
+                return  # another change came first; a later compaction takes these entries
+            cut = version - KEEP
+            entries = doc.get("history", [])
+            await self.archive.put(listing_id, doc["kid"], [e for e in entries if e["seq"] <= cut])
+            kept = [e for e in entries if e["seq"] > cut]
+            await self.versioned.rewrite(
+                self._col, listing_id, version, {"$set": {"history": kept}}
+            )
+        except PyMongoError:
+            return
 
     async def _settle(self, listing_id: str, change: Change, current: Listing) -> Listing:
         """After a version mismatch: a retry of an applied change succeeds, else conflict."""
@@ -236,5 +262,5 @@ class ListingRepository(ListingReads):
         return [d["_id"] async for d in cursor]
 
     async def count_under(self, kid: str) -> int:
-        """How many listings use key ``kid``."""
-        return await self._col.count_documents({"kid": kid})
+        """How many listings (and archived history entries) use key ``kid``."""
+        return await self._col.count_documents({"kid": kid}) + await self.archive.count_under(kid)

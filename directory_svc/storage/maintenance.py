@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from directory_svc.domain.history import GENESIS, chain_hash
 from directory_svc.storage.crypto import DecryptionFailed
@@ -27,6 +28,7 @@ async def reencrypt_all(
         active = cipher.keys.active_kid
         ids = await repo.ids_not_under(active, batch)
         if not ids:
+            await _reencrypt_archive(repo, batch)
             return done
         for listing_id in ids:
             doc = await repo.raw(listing_id)
@@ -45,19 +47,34 @@ async def reencrypt_all(
     raise RuntimeError("listings keep changing under the old key; run the rotation again")
 
 
+async def _reencrypt_archive(repo: ListingRepository, batch: int) -> None:
+    """Re-seal archived history entries under the active key (they never change
+    otherwise, so no version check is needed)."""
+    active = repo.codec.cipher.keys.active_kid
+    while ids := await repo.archive.listings_not_under(active, batch):
+        for listing_id in ids:
+            entries = await repo.archive.entries(listing_id)
+            await repo.archive.put(listing_id, active, repo.reencrypt_entries(listing_id, entries))
+
+
 async def broken_chains(repo: ListingRepository) -> AsyncIterator[tuple[str, str]]:
-    """``(listing id, what is wrong)`` for every listing whose history fails verification."""
+    """``(listing id, what is wrong)`` for every listing whose history fails verification
+    (archived entries included)."""
     key = repo.codec.cipher.keys.history_key
     async for doc in repo.raw_documents():
-        problem = _check(repo, key, doc)
+        entries = None
+        if isinstance(doc.get("history"), list):
+            entries = await repo.history_documents(str(doc["_id"]), doc)
+        problem = _check(repo, key, doc, entries)
         if problem:
             yield doc["_id"], problem
 
 
-def _check(repo: ListingRepository, key: bytes, doc: dict[str, object]) -> str | None:
+def _check(
+    repo: ListingRepository, key: bytes, doc: dict[str, object], raw_entries: list[Any] | None
+) -> str | None:
     listing_id = str(doc["_id"])
-    raw_entries = doc.get("history")
-    if not isinstance(raw_entries, list):
+    if raw_entries is None:
         return "history missing"
     prev = GENESIS
     for position, raw in enumerate(raw_entries, start=1):

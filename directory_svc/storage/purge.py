@@ -7,6 +7,7 @@ from dataclasses import replace
 from directory_svc.domain.history import GENESIS, Change, HistoryEntry, chain_hash, redact_values
 from directory_svc.domain.listings import redact
 from directory_svc.storage.documents import now_ms
+from directory_svc.storage.history_archive import KEEP
 from directory_svc.storage.listings import ListingRepository
 
 
@@ -24,7 +25,8 @@ async def purge(repo: ListingRepository, listing_id: str, change: Change) -> boo
     codec = repo.codec
     current = codec.listing(doc)
     key = codec.cipher.keys.history_key
-    entries = [codec.history_entry(listing_id, e) for e in doc.get("history", [])]
+    stored = await repo.history_documents(listing_id, doc)
+    entries = [codec.history_entry(listing_id, e) for e in stored]
     prev = GENESIS
     rewritten = []
     for e in entries:
@@ -40,10 +42,15 @@ async def purge(repo: ListingRepository, listing_id: str, change: Change) -> boo
         HistoryEntry(version + 1, change.change_id, at, change.provenance, change.reason,
                      False, {}, marker, prev, digest)
     )  # fmt: skip
+    sealed = [codec.entry(listing_id, e) for e in rewritten]
+    # The older entries go (back) to the archive first: if the write below loses to
+    # another writer, the next purge re-chains everything again from the archive.
+    older, kept = sealed[:-KEEP], sealed[-KEEP:]
+    await repo.archive.put(listing_id, codec.cipher.keys.active_kid, older)
     new_doc = {
         "_id": listing_id,
         **codec.state(purged),
-        "history": [codec.entry(listing_id, e) for e in rewritten],
+        "history": kept,
         "head": digest,
         "purged": True,
     }
