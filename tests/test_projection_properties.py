@@ -171,8 +171,14 @@ def test_out_of_scope_gets_nothing_and_only_allowed_fields_leave(
 def test_a_namesake_the_list_leaves_out_limits_no_one(
     listing: Listing, profile: PublisherProfile, neighbours: list[Listing]
 ) -> None:
-    """Only namesakes the publisher's list lets in count for homonymy (brief §2)."""
-    kept = [n for n in neighbours if exclusion(n, profile) is None]
+    """Only namesakes the publisher's list lets in count for homonymy (brief §2), and those
+    a reverse look-up list leaves out by their own reverse-look-up choice (so that nobody's
+    outcome reveals that choice: issue 16, item 10)."""
+
+    def counts(n: Listing) -> bool:
+        return exclusion(n, profile) in (None, ReasonCode.REVERSE_LOOKUP_EXCLUDED)
+
+    kept = [n for n in neighbours if counts(n)]
     group = [listing, *neighbours]
     with_all = project(listing, profile, homonyms_in_list(group, profile))
     with_kept = project(listing, profile, homonyms_in_list([listing, *kept], profile))
@@ -182,7 +188,6 @@ def test_a_namesake_the_list_leaves_out_limits_no_one(
     counted = sum(
         1
         for n in group
-        if exclusion(n, profile) is None
-        and HomonymIndex([n]).same_name(code, listing.surname, listing.first_name)
+        if counts(n) and HomonymIndex([n]).same_name(code, listing.surname, listing.first_name)
     )
     assert index.same_name(code, listing.surname, listing.first_name) == counted
