@@ -17,11 +17,10 @@ from directory_svc.api.context import PRINCIPAL, RESOURCES, Resources
 from directory_svc.api.edge import Admission
 from directory_svc.api.endpoint import GraphQLEndpoint
 from directory_svc.api.feed_downloads import (
-    DOWNLOADS,
     FEEDS_DIR,
-    RUNS,
     get_feed_file,
     list_feeds,
+    post_ack,
 )
 from directory_svc.api.middleware import db_deadline, request_log, security_headers
 from directory_svc.api.pages import add_routes, is_page
@@ -30,8 +29,8 @@ from directory_svc.api.trusted import TrustedDocuments
 from directory_svc.config import Settings
 from directory_svc.domain.access import Role
 from directory_svc.observability import Metrics
+from directory_svc.services.dependencies import Services
 from directory_svc.services.publishers import may_act
-from directory_svc.services.rate_limits import RateLimits
 from directory_svc.storage.client import DatabaseUnreachable, ping
 from directory_svc.storage.setup import Storage, open_storage
 
@@ -76,7 +75,9 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         # A disabled (or unknown) publisher is cut off at once, whatever its token says.
         message, code, status = "this publisher is not active", "FORBIDDEN", 403
         try:
-            active = await may_act(request.app[RESOURCES].publishers, principal.publisher_id)
+            active = await may_act(
+                request.app[RESOURCES].services.publishers, principal.publisher_id
+            )
         except PyMongoError:
             active = False
             message, code, status = "The directory database is unavailable.", UNAVAILABLE, 503
@@ -123,23 +124,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         raise
     try:
         app[CLIENT] = storage.client
-        app[RUNS], app[DOWNLOADS] = storage.runs, storage.downloads
         app[RESOURCES] = Resources(
-            settings=settings,
-            metrics=app[METRICS],
-            listings=storage.listings,
-            accounts=storage.accounts,
-            publishers=storage.publishers,
-            runs=storage.runs,
-            ledger=storage.ledger,
-            access_log=storage.access_log,
-            data_queries=storage.data_queries,
-            limits=RateLimits(
-                counters=storage.counters,
-                mutations_per_minute=settings.mutations_per_minute,
-                lookups_per_hour=settings.lookups_per_hour,
-                staff_reads_per_hour=settings.staff_reads_per_hour,
-            ),
+            settings=settings, metrics=app[METRICS], services=Services.of(storage, settings)
         )
         scheduler = _start_scheduler(settings, storage)
         yield
@@ -191,6 +177,7 @@ def create_app(settings: Settings, edge_checks: bool = True) -> web.Application:
     app[FEEDS_DIR] = settings.feeds_dir
     app.router.add_get("/feeds", list_feeds)
     app.router.add_get("/feeds/{folder}/{file}", get_feed_file)
+    app.router.add_post("/feeds/{folder}/ack", post_ack)
     add_routes(app, settings, trusted)
     app.cleanup_ctx.append(_database)
     return app

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from directory_svc import cli_feeds, cli_lines
+from directory_svc import cli_applier, cli_feeds, cli_lines
 from directory_svc.config import ConfigError, Settings, load_settings
 from directory_svc.domain.access import Role
 from directory_svc.domain.errors import DomainError
@@ -146,10 +146,14 @@ def _mint(args: argparse.Namespace) -> int:
         return _fail("a publisher token needs --publisher")
     print(
         mint_dev_token(
-            settings.keys_dir, settings.tokens, role,
-            account_id=args.account, publisher_id=args.publisher, ttl_s=args.ttl,
+            settings.keys_dir,
+            settings.tokens,
+            role,
+            account_id=args.account,
+            publisher_id=args.publisher,
+            ttl_s=args.ttl,
         )
-    )  # fmt: skip
+    )
     return 0
 
 
@@ -196,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     mint.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     cli_lines.add_parsers(sub)
     cli_feeds.add_parsers(sub)
+    cli_applier.add_parsers(sub)
     schema = sub.add_parser("schema", help="print the GraphQL SDL (or write it to --output)")
     schema.add_argument("--output", help="file to write instead of standard output")
     return parser
@@ -240,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "schema":
         return _export_schema(args.output)
+    if args.command == "feed":  # the publisher's side: no database, no settings
+        return cli_applier.run(args)
     if args.command == "export" and args.action == "verify":
         keys = os.environ.get("DIRECTORY_KEYS_DIR", "").strip()
         return cli_feeds.verify(args, Path(keys) if keys else None)

@@ -49,6 +49,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         p.add_argument("--numbers", choices=[n.value for n in NumberFormat])
         p.add_argument("--schedule", help="cron expression, Europe/Paris")
         p.add_argument("--recipient", help="age recipient (age1…) to encrypt feeds to")
+        p.add_argument(
+            "--ack-key", type=Path, help="the publisher's Ed25519 public key (PEM) for its acks"
+        )
         p.add_argument("--sftp", help="push feeds to user@host:port/directory")
         p.add_argument("--sftp-host-key", help="the server's public host key (ssh-ed25519 …)")
     pub.add_parser("list", help="list publishers")
@@ -115,14 +118,17 @@ def _apply(args: argparse.Namespace, base: Publisher) -> Publisher:
         number_format=NumberFormat(args.numbers) if args.numbers else base.number_format,
         schedule=args.schedule or base.schedule,
         recipient=args.recipient if args.recipient is not None else base.recipient,
+        ack_key=args.ack_key.read_text() if args.ack_key is not None else base.ack_key,
         sftp=_sftp(args, base.sftp),
     )
 
 
 def _describe(p: Publisher) -> str:
-    scope = "all France" if p.profile.scope.all_france else ",".join(
-        sorted(p.profile.scope.departements | p.profile.scope.communes)
-    )  # fmt: skip
+    scope = (
+        "all France"
+        if p.profile.scope.all_france
+        else ",".join(sorted(p.profile.scope.departements | p.profile.scope.communes))
+    )
     state = "active" if p.active else "disabled"
     return (
         f"{p.id}\t{p.profile.kind.value}\t{state}\t{p.feed_format.value}\t{scope}\t"
@@ -184,10 +190,8 @@ async def _export(storage: Storage, settings: Settings, args: argparse.Namespace
         raise ValidationError("DIRECTORY_KEYS_DIR", "required", "holds the signing key")
     if args.action == "runs":
         for run in await storage.runs.list(args.publisher):
-            counts = json.dumps(run.get("counts", {}), sort_keys=True)
-            print(
-                f"{run['seq']}\t{run['kind']}\t{run['status']}\t{run.get('folder', '')}\t{counts}"
-            )
+            counts = json.dumps(dict(run.counts), sort_keys=True)
+            print(f"{run.seq}\t{run.kind}\t{run.status}\t{run.folder or ''}\t{counts}")
         return 0
     bars = _Bars(f"export {args.publisher}")
     try:

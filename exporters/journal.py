@@ -6,7 +6,7 @@ database fails in between, the next run of the publisher finds the published fol
 its journal and commits it then: the ledger never lags behind what a publisher received.
 
 Format: a header line ``{"mode": "replace"|"apply", "sequence": N, "profile": "…"}``, then
-one line per entry: ``["u", entry_id, digest, initial_key, name_key]`` (sent) or
+one line per entry: ``["u", entry_id, digest, initial_key, name_key, public_hash]`` (sent) or
 ``["d", entry_id]`` (deleted). ``replace`` makes the ledger exactly the ``u`` lines (a full
 feed, a reconciliation); ``apply`` updates the current generation (a delta).
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -25,6 +26,17 @@ from directory_svc.storage.ledger import FeedLedger, SentEntry
 def journal_path(out_dir: Path, folder_name: str) -> Path:
     """Where the journal of feed folder ``folder_name`` lives."""
     return out_dir / f".ledger-{folder_name}.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class SentRecord:
+    """What the ledger remembers of a record sent: the keyed digest (compared by deltas),
+    its homonymy keys, and the public hash (``exporters.digest``, for acknowledgements)."""
+
+    digest: str
+    initial_key: str
+    name_key: str
+    public: str
 
 
 class JournalWriter:
@@ -37,9 +49,10 @@ class JournalWriter:
         header = {"mode": mode, "sequence": sequence, "profile": profile}
         self._file.write(json.dumps(header) + "\n")
 
-    def sent(self, entry_id: str, digest: str, initial_key: str, name_key: str) -> None:
+    def sent(self, entry_id: str, sent: SentRecord) -> None:
         """The publisher now holds this record."""
-        self._file.write(json.dumps(["u", entry_id, digest, initial_key, name_key]) + "\n")
+        row = ["u", entry_id, sent.digest, sent.initial_key, sent.name_key, sent.public]
+        self._file.write(json.dumps(row) + "\n")
 
     def deleted(self, entry_id: str) -> None:
         """The publisher no longer holds this entry."""
@@ -71,17 +84,22 @@ async def commit_journal(path: Path, ledger: FeedLedger, publisher_id: str) -> N
         header = json.loads(f.readline())
         sequence = int(header["sequence"])
         if header["mode"] == "replace":
-            sent = (SentEntry(r[1], r[2], r[3], r[4], sequence) for r in _rows(f) if r[0] == "u")
+            sent = (_sent(r, sequence) for r in _rows(f) if r[0] == "u")
             await ledger.replace(publisher_id, sequence, header["profile"], sent)
         else:
             head = await ledger.head(publisher_id)
             if head is None:
                 raise JournalUnusable("no ledger generation to apply a delta to")
             rows = list(_rows(f))
-            sent_rows = [SentEntry(r[1], r[2], r[3], r[4], sequence) for r in rows if r[0] == "u"]
+            sent_rows = [_sent(r, sequence) for r in rows if r[0] == "u"]
             deleted = [r[1] for r in rows if r[0] == "d"]
             await ledger.apply(publisher_id, head, sequence, sent_rows, deleted)
     path.unlink(missing_ok=True)  # noqa: ASYNC240 (a small local file, as the feed writer's)
+
+
+def _sent(row: list[str], sequence: int) -> SentEntry:
+    public = row[5] if len(row) > 5 else ""  # journals written before public hashes
+    return SentEntry(row[1], row[2], row[3], row[4], sequence, public)
 
 
 def _rows(f: IO[str]) -> Iterator[list[str]]:

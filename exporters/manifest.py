@@ -19,7 +19,8 @@ class VerificationFailed(Exception):
     """A feed folder does not match its manifest or its signature."""
 
 
-def _canonical(manifest: dict[str, Any]) -> bytes:
+def canonical(manifest: dict[str, Any]) -> bytes:
+    """Canonical JSON (keys sorted, no spaces, UTF-8): what is signed."""
     return json.dumps(manifest, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -41,7 +42,7 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 
 def write_manifest(folder: Path, manifest: dict[str, Any], key: Ed25519PrivateKey) -> None:
     """Write ``manifest.json``: the manifest and its signature over its canonical JSON."""
-    signature = base64.b64encode(key.sign(_canonical(manifest))).decode()
+    signature = base64.b64encode(key.sign(canonical(manifest))).decode()
     body = json.dumps({"manifest": manifest, "signature": signature}, indent=2, ensure_ascii=False)
     (folder / MANIFEST).write_text(body + "\n", encoding="utf-8")
 
@@ -63,7 +64,7 @@ def verify_folder(folder: Path, public_key: Ed25519PublicKey) -> dict[str, Any]:
     except (OSError, ValueError, KeyError, TypeError):
         raise VerificationFailed("manifest.json is missing or malformed") from None
     try:
-        public_key.verify(signature, _canonical(manifest))
+        public_key.verify(signature, canonical(manifest))
     except InvalidSignature:
         raise VerificationFailed("the manifest's signature does not verify") from None
     payload = folder / str(manifest.get("payload", {}).get("file", ""))

@@ -15,19 +15,22 @@ import contextlib
 import logging
 import os
 import shutil
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pymongo.errors import PyMongoError
 
+from directory_svc import clock
 from directory_svc.domain.errors import Busy
+from directory_svc.domain.exports import ExportRun, FeedKind, RunOutcome, RunStatus
 from directory_svc.domain.projection import profile_fingerprint
 from directory_svc.domain.publishers import Publisher, feed_folder, is_feed_folder_of
 from directory_svc.storage.documents import now_ms
 from directory_svc.storage.export_runs import RUN_HEARTBEAT, ExportRuns, this_process
 from directory_svc.storage.ledger import LedgerHead
+from exporters.digest import copy_digest
 from exporters.formats import FeedWriter, columns
 from exporters.journal import JournalUnusable, JournalWriter, commit_journal, journal_path
 from exporters.manifest import file_sha256, write_manifest
@@ -56,7 +59,7 @@ async def run_export(
     """Run one export now; returns the published folder (see the module docstring)."""
     scan_started = now_ms()
     seq = await ctx.runs.start(
-        publisher.id, "full" if full else "delta", scan_started, this_process()
+        publisher.id, FeedKind.FULL if full else FeedKind.DELTA, scan_started, this_process()
     )
     alive = asyncio.create_task(_keep_alive(ctx.runs, publisher.id, seq))
     try:
@@ -66,31 +69,50 @@ async def run_export(
             last = None if full or lost else await ctx.runs.last_success(publisher.id)
             head = await ctx.ledger.head(publisher.id)
         except BaseException:
-            await ctx.runs.finish(publisher.id, seq, {"status": "failed", "finished_at": now_ms()})
+            await ctx.runs.finish(publisher.id, seq, _failed())
             raise
         plan = _plan(publisher, last, head)
-        if plan.kind == "full" and not full:
+        if plan.kind is FeedKind.FULL and not full:
             await ctx.runs.set_kind(publisher.id, seq, plan.kind)  # a first delta is a full export
         return await _run(ctx, publisher, seq, plan, last, scan_started, progress)
     finally:
         alive.cancel()
 
 
+async def _holds(ctx: ExportContext, publisher_id: str) -> str | None:
+    """The digest of what the publisher holds now that the ledger recorded its last feed
+    (``exporters.digest``), for its acknowledgement; None when unknown."""
+    try:
+        pairs = await ctx.ledger.public_hashes(publisher_id)
+    except PyMongoError:
+        return None  # the acknowledgement will say "unverifiable"; the feed stands
+    return None if pairs is None else copy_digest(pairs)
+
+
+def _scanned(run: ExportRun) -> datetime:
+    """When a successful run started reading the directory."""
+    return run.scan_started or run.started_at
+
+
+def _failed() -> RunOutcome:
+    return RunOutcome(status=RunStatus.FAILED, finished_at=now_ms())
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    kind: str
+    kind: FeedKind
     head: LedgerHead | None
     profile: str
     reconcile: bool = False
 
 
-def _plan(publisher: Publisher, last: dict[str, Any] | None, head: LedgerHead | None) -> _Plan:
+def _plan(publisher: Publisher, last: ExportRun | None, head: LedgerHead | None) -> _Plan:
     """Full when there is nothing to compare with; a reconciling delta when the
     publisher's copy was built with another profile (or other rules); else a delta."""
     profile = profile_fingerprint(publisher.profile, publisher.number_format.value)
     if last is None or head is None:
-        return _Plan("full", head, profile)
-    return _Plan("delta", head, profile, reconcile=head.profile != profile)
+        return _Plan(FeedKind.FULL, head, profile)
+    return _Plan(FeedKind.DELTA, head, profile, reconcile=head.profile != profile)
 
 
 async def _recover(ctx: ExportContext, publisher_id: str) -> bool:
@@ -99,32 +121,38 @@ async def _recover(ctx: ExportContext, publisher_id: str) -> bool:
     then be a full one)."""
     lost = False
     for run in await ctx.runs.ledger_pending(publisher_id):
-        seq, name = int(run["seq"]), str(run["folder"])
+        name = str(run.folder)
         folder, journal = ctx.out_dir / name, journal_path(ctx.out_dir, name)
-        outcome: dict[str, Any] = {"ledger_pending": False}
+        outcome = RunOutcome(ledger_pending=False)
         unknown = False
         if not folder.is_dir():
             journal.unlink(missing_ok=True)  # never published
-            if run["status"] in ("running", "published"):
-                outcome["status"] = "interrupted"
+            if run.status in (RunStatus.RUNNING, RunStatus.PUBLISHED):
+                outcome = replace(outcome, status=RunStatus.INTERRUPTED)
         elif journal.is_file():
             try:
                 await commit_journal(journal, ctx.ledger, publisher_id)
             except JournalUnusable:
                 unknown = True
             else:
-                outcome |= {"status": "succeeded", "scan_started": run["started_at"],
-                            "recovered_at": now_ms()}  # fmt: skip
+                outcome = replace(
+                    outcome,
+                    status=RunStatus.SUCCEEDED,
+                    scan_started=run.started_at,
+                    recovered_at=now_ms(),
+                    holds_digest=await _holds(ctx, publisher_id),
+                )
         else:
             unknown = True  # published, but what it holds is unknown: resend everything
         if unknown:
             lost = True
-            outcome["status"] = "published_unrecorded"
+            outcome = replace(outcome, status=RunStatus.PUBLISHED_UNRECORDED)
+        status = outcome.status.value if outcome.status else None
         log.warning(
-            "export run recovered", extra={"publisher": publisher_id, "seq": seq,
-                                           "outcome": outcome.get("status")},
-        )  # fmt: skip
-        await ctx.runs.finish(publisher_id, seq, outcome)
+            "export run recovered",
+            extra={"publisher": publisher_id, "seq": run.seq, "outcome": status},
+        )
+        await ctx.runs.finish(publisher_id, run.seq, outcome)
     return lost
 
 
@@ -143,7 +171,7 @@ async def _run(
     publisher: Publisher,
     seq: int,
     plan: _Plan,
-    last: dict[str, Any] | None,
+    last: ExportRun | None,
     scan_started: datetime,
     progress: Progress | None,
 ) -> ExportResult:
@@ -153,13 +181,13 @@ async def _run(
     _remove_leftovers(ctx.out_dir, publisher.id)
     tmp.mkdir(parents=True)
     result = ExportResult(folder=ctx.out_dir / name, seq=seq, kind=kind)
-    mode = "apply" if kind == "delta" and not plan.reconcile else "replace"
+    mode = "apply" if kind is FeedKind.DELTA and not plan.reconcile else "replace"
     journal: JournalWriter | None = None
     try:
         journal = JournalWriter(journal_path(ctx.out_dir, name), mode, seq, plan.profile)
         payload = tmp / f"feed.{publisher.feed_format.value}"
         writer = FeedWriter(payload, publisher.feed_format, columns(publisher.profile.fields))
-        if kind == "full":
+        if kind is FeedKind.FULL:
             await full_feed(ctx, publisher, writer, result, journal, progress)
         elif plan.reconcile:
             assert plan.head is not None
@@ -167,7 +195,7 @@ async def _run(
         else:
             assert last is not None
             assert plan.head is not None
-            since = last["scan_started"] - DELTA_OVERLAP
+            since = _scanned(last) - DELTA_OVERLAP
             await delta_feed(ctx, publisher, plan.head, writer, result, since, journal, progress)
         journal.close()
         plain_sha = writer.close()
@@ -176,10 +204,12 @@ async def _run(
             "publisher": publisher.id,
             "legal_name": publisher.legal_name,
             "kind": publisher.profile.kind.value,
-            "feed": kind,
+            "feed": kind.value,
             "sequence": seq,
             "period": {
-                "from": None if last is None else last["scan_started"].isoformat(),
+                "from": None
+                if last is None
+                else (last.scan_started or last.started_at).isoformat(),
                 "to": scan_started.isoformat(),
             },
             "counts": dict(sorted(result.counts.items())),
@@ -191,8 +221,11 @@ async def _run(
                 "plaintext_sha256": plain_sha,
                 "encrypted_to": publisher.recipient,
             },
-            "created_at": datetime.now(UTC).isoformat(),
+            "created_at": clock.now().isoformat(),
         }
+        if kind is FeedKind.DELTA and plan.head is not None:
+            # The feed this delta changes: failed runs leave gaps in the sequence numbers.
+            manifest["follows"] = plan.head.sequence
         if plan.reconcile:
             # The whole directory was compared with what the publisher holds.
             manifest["reconcile"] = "profile_changed"
@@ -204,7 +237,7 @@ async def _run(
         shutil.rmtree(tmp, ignore_errors=True)
         if journal is not None:
             journal.discard()
-        await ctx.runs.finish(publisher.id, seq, {"status": "failed", "finished_at": now_ms()})
+        await ctx.runs.finish(publisher.id, seq, _failed())
         raise
     os.replace(tmp, result.folder)  # visible all at once
     try:
@@ -214,20 +247,18 @@ async def _run(
         # Published, not yet in the ledger: the next run of this publisher commits the
         # journal first (``_recover``). Free the lease for it, if the database lets us.
         with contextlib.suppress(PyMongoError):
-            await ctx.runs.finish(publisher.id, seq, {"status": "published"})
+            await ctx.runs.finish(publisher.id, seq, RunOutcome(status=RunStatus.PUBLISHED))
         raise
-    await ctx.runs.finish(
-        publisher.id,
-        seq,
-        {
-            "status": "succeeded",
-            "ledger_pending": False,
-            "scan_started": scan_started,
-            "finished_at": now_ms(),
-            "counts": dict(result.counts),
-            "folder": result.folder.name,
-        },
+    done = RunOutcome(
+        holds_digest=await _holds(ctx, publisher.id),
+        status=RunStatus.SUCCEEDED,
+        ledger_pending=False,
+        scan_started=scan_started,
+        finished_at=now_ms(),
+        counts=dict(result.counts),
+        folder=result.folder.name,
     )
+    await ctx.runs.finish(publisher.id, seq, done)
     return result
 
 

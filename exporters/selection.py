@@ -19,14 +19,16 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from directory_svc.domain.exports import FeedKind
 from directory_svc.domain.listings import Listing
 from directory_svc.domain.projection import HomonymIndex, Projection, homonyms_in_list, project
 from directory_svc.domain.publishers import Publisher
 from directory_svc.storage.export_runs import ExportRuns
 from directory_svc.storage.ledger import FeedLedger, LedgerHead
 from directory_svc.storage.listings import ListingRepository
+from exporters.digest import record_hash
 from exporters.formats import FeedWriter, record_values
-from exporters.journal import JournalWriter
+from exporters.journal import JournalWriter, SentRecord
 
 
 class Progress(Protocol):
@@ -45,7 +47,7 @@ class ExportResult:
 
     folder: Path
     seq: int
-    kind: str
+    kind: FeedKind
     counts: Counter[str] = field(default_factory=Counter)
     delivered: list[str] = field(default_factory=list)
     delivery_error: str | None = None
@@ -142,6 +144,7 @@ async def full_feed(
     progress: Progress | None,
 ) -> None:
     """Write every listing the publisher may see; the journal replaces the ledger."""
+    cols = writer.cols
     async for item in project_directory(ctx.listings, publisher, progress):
         if item.values is None:
             result.counts[f"excluded_{_reason(item.projection)}"] += 1
@@ -149,7 +152,9 @@ async def full_feed(
         writer.upsert(item.values)
         result.counts["upsert"] += 1
         digest = _digest(ctx.listings, item.values)
-        journal.sent(item.listing.id, digest, item.initial_key, item.name_key)
+        journal.sent(
+            item.listing.id, _sent(digest, item.initial_key, item.name_key, item.values, cols)
+        )
 
 
 async def reconcile_feed(
@@ -164,6 +169,7 @@ async def reconcile_feed(
     """A delta after a profile change: the whole directory projected again and compared
     with what the publisher holds, so that it ends with exactly a fresh full feed's
     records; the journal replaces the ledger."""
+    cols = writer.cols
     held = await ctx.ledger.digests(publisher.id, head)
     async for item in project_directory(ctx.listings, publisher, progress):
         entry = item.listing.id
@@ -175,9 +181,15 @@ async def reconcile_feed(
         if held.pop(entry, None) != digest:
             writer.upsert(item.values)
             result.counts["upsert"] += 1
-        journal.sent(entry, digest, item.initial_key, item.name_key)
+        journal.sent(entry, _sent(digest, item.initial_key, item.name_key, item.values, cols))
     for entry in sorted(held):  # held, but no longer a listing of the directory
         _delete(writer, result, entry, "profile_changed")
+
+
+def _sent(
+    digest: str, initial_key: str, name_key: str, values: dict[str, Any], cols: list[str]
+) -> SentRecord:
+    return SentRecord(digest, initial_key, name_key, record_hash(values, cols))
 
 
 def _delete(writer: FeedWriter, result: ExportResult, entry: str, reason: str) -> None:
@@ -198,6 +210,7 @@ async def delta_feed(
 ) -> None:
     """Write what changed for the publisher since ``since``; the journal updates the
     ledger's current generation."""
+    cols = writer.cols
     # Few queries on purpose: on FerretDB (SQLite) every non-_id query scans the collection.
     if progress:
         progress.step("changed listings", None)
@@ -227,6 +240,6 @@ async def delta_feed(
             writer.upsert(values)
             result.counts["upsert"] += 1
             hi, hn = ctx.listings.codec.homonym_keys(listing)
-            journal.sent(listing.id, digest, hi, hn)
+            journal.sent(listing.id, _sent(digest, hi, hn, values, cols))
     if progress:
         progress.advance(len(candidates))

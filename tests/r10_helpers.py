@@ -11,6 +11,8 @@ from typing import Any
 from directory_svc.domain.publishers import Publisher
 from directory_svc.services.importer import ImportReport, import_file
 from directory_svc.storage.setup import Storage
+from exporters.digest import copy_digest, record_hash
+from exporters.formats import columns
 from exporters.selection import expected_records
 
 
@@ -111,3 +113,10 @@ def comparable(state: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
         entry: {k: v for k, v in as_text(record).items() if k != "reason"}
         for entry, record in state.items()
     }
+
+
+def digest_of(state: dict[str, dict[str, Any]], publisher: Publisher) -> str:
+    """The copy digest (``exporters.digest``) of records keyed by entry id (e.g. a fresh
+    full feed's): what an acknowledgement of that copy says."""
+    cols = columns(publisher.profile.fields)
+    return copy_digest((entry, record_hash(values, cols)) for entry, values in state.items())

@@ -40,7 +40,7 @@ async def test_a_publisher_gets_its_feeds_and_nobody_elses(
     assert (await api.get("/feeds", headers=support)).status == 403
     assert (await api.get("/feeds")).status == 401
     log = await storage.downloads.for_publisher("alpha")
-    assert [(d["folder"], d["file"]) for d in log] == [("alpha-000001-full", "feed.csv")]
+    assert [(d.folder, d.file) for d in log] == [("alpha-000001-full", "feed.csv")]
     assert await storage.downloads.for_publisher("beta") == []
 
 

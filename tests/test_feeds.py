@@ -193,7 +193,7 @@ async def test_a_crash_leaves_no_visible_feed_and_the_retry_verifies(
     result = await export_now(seeded, keys_dir, "pub-a", feeds, full=True)
     verify_folder(result.folder, load_public_key(keys_dir / "signing.pub"))
     runs = await seeded.runs.list("pub-a")
-    assert [r["status"] for r in runs] == ["succeeded", "failed"]
+    assert [r.status for r in runs] == ["succeeded", "failed"]
 
 
 async def test_namesakes_keep_their_first_name_in_full_and_delta_feeds(

@@ -30,6 +30,7 @@ from directory_svc.domain.publishers import (
     PublisherKind,
     PublisherProfile,
 )
+from directory_svc.domain.requests import ChangeRequest
 from directory_svc.services import listings as listing_service
 from directory_svc.services.choices import ChoiceValues, change_choices
 from directory_svc.services.publishers import add_publisher, export_now, update_publisher
@@ -61,9 +62,10 @@ async def _subscriber_choices(storage: Storage, listing_id: str, **wanted: bool)
         no_marketing=wanted.get("no_marketing", c.no_marketing),
     )
     who = Principal("cust", Role.CUSTOMER, account_id=current.account_id)
+    request = ChangeRequest(who, f"form-{listing_id}-{current.version}", AT, SUBSCRIBER_NOTICE)
     await change_choices(
-        storage.listings, who, listing_id, current.version, values,
-        f"form-{listing_id}-{current.version}", AT, SUBSCRIBER_NOTICE,
+        storage.listings, request=request, listing_id=listing_id,
+        expected_version=current.version, values=values,
     )  # fmt: skip
 
 
@@ -445,11 +447,11 @@ async def test_a_published_feed_whose_ledger_update_failed_is_recorded_by_the_ne
     fault.disarm()
     assert (tmp_path / "dir-000002-delta").is_dir()
     runs = await storage.runs.list("dir")
-    assert runs[0]["status"] == "published"  # the lease is free, the ledger is pending
+    assert runs[0].status == "published"  # the lease is free, the ledger is pending
     nxt = await export_now(storage, keys_dir, "dir", tmp_path)
-    runs = {r["seq"]: r for r in await storage.runs.list("dir")}
-    assert runs[2]["status"] == "succeeded"  # recovered: its journal is in the ledger
+    runs = {r.seq: r for r in await storage.runs.list("dir")}
+    assert runs[2].status == "succeeded"  # recovered: its journal is in the ledger
     manifest = json.loads((nxt.folder / "manifest.json").read_text())["manifest"]
-    assert manifest["period"]["from"] == runs[2]["scan_started"].isoformat()
+    assert manifest["period"]["from"] == runs[2].scan_started.isoformat()  # type: ignore[union-attr]
     assert records(nxt.folder) == []  # the delete was recorded: not sent twice
     assert "crm-0001" not in replayed(tmp_path, "dir")

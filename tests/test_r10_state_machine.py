@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -47,6 +49,7 @@ from directory_svc.domain.access import Principal, Role
 from directory_svc.domain.choices import Channel
 from directory_svc.domain.communes import commune_of, departement_of
 from directory_svc.domain.errors import DomainError
+from directory_svc.domain.exports import AckStatus
 from directory_svc.domain.listings import Listing, Status
 from directory_svc.domain.numbers import LineType
 from directory_svc.domain.publishers import (
@@ -58,7 +61,10 @@ from directory_svc.domain.publishers import (
     Publisher,
     PublisherKind,
     PublisherProfile,
+    is_feed_folder_of,
 )
+from directory_svc.domain.requests import ChangeRequest
+from directory_svc.services.acknowledgements import ReceivedAck, receive_ack
 from directory_svc.services.choices import ChoiceValues, change_choices
 from directory_svc.services.content import ContentValues, ExtraUserValues, change_content
 from directory_svc.services.lines import TerminateLine, terminate_line
@@ -66,7 +72,9 @@ from directory_svc.services.publishers import add_publisher, export_now, update_
 from directory_svc.storage.keys import init_keys
 from directory_svc.storage.setup import Storage, open_storage
 from exporters import formats
-from tests.r10_helpers import comparable, crm_row, fresh_full, import_rows, replayed
+from exporters.applier import apply_feed
+from exporters.manifest import load_public_key
+from tests.r10_helpers import comparable, crm_row, digest_of, fresh_full, import_rows, replayed
 
 EXAMPLES = int(os.environ.get("R10_EXAMPLES", "200"))
 STEPS = int(os.environ.get("R10_STEPS", "30"))
@@ -215,6 +223,10 @@ class R10Machine(RuleBasedStateMachine):
         self.exported: set[str] = set()
         self.faults = Faults()
         self.changes = 0
+        # The simulated publishers: each applies its feeds with the reference applier and
+        # acknowledges them (issue 15).
+        self.ack_key = Ed25519PrivateKey.generate()
+        self.applied: dict[str, int] = {}
         RUN["examples"] += 1
 
     def run(self, work: Any) -> Any:
@@ -242,8 +254,12 @@ class R10Machine(RuleBasedStateMachine):
     def start(self) -> None:
         report = self.run(import_rows(self.storage, list(self.rows.values())))
         assert report.rejected == []
+        public = self.ack_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         for pid in PUBLISHERS:
-            self.run(add_publisher(self.storage.publishers, _profile(pid, 0)))
+            publisher = replace(_profile(pid, 0), ack_key=public.decode())
+            self.run(add_publisher(self.storage.publishers, publisher))
 
     # ---- the CRM
 
@@ -303,9 +319,13 @@ class R10Machine(RuleBasedStateMachine):
         self.changes += 1
         self._tolerate(
             change_choices(
-                self.storage.listings, who, listing.id, listing.version, ChoiceValues(*values),
-                f"c{self.changes}", AT + timedelta(seconds=self.changes), "notice-1",
-                "à sa demande" if support else None, Channel.PHONE if support else None,
+                self.storage.listings,
+                request=ChangeRequest(
+                    who, f"c{self.changes}", AT + timedelta(seconds=self.changes), "notice-1",
+                    "à sa demande" if support else None, Channel.PHONE if support else None,
+                ),
+                listing_id=listing.id, expected_version=listing.version,
+                values=ChoiceValues(*values),
             )
         )  # fmt: skip
 
@@ -326,8 +346,10 @@ class R10Machine(RuleBasedStateMachine):
         self.changes += 1
         self._tolerate(
             change_content(
-                self.storage.listings, who, listing.id, listing.version, values,
-                f"c{self.changes}", AT, "notice-1", attested=True,
+                self.storage.listings,
+                request=ChangeRequest(who, f"c{self.changes}", AT, "notice-1"),
+                listing_id=listing.id, expected_version=listing.version, values=values,
+                attested=True,
             )
         )  # fmt: skip
 
@@ -405,11 +427,39 @@ class R10Machine(RuleBasedStateMachine):
         publisher = self.run(self.storage.publishers.get(pid))
         assert publisher is not None
         held = replayed(self.out, pid)
-        assert comparable(held) == comparable(self.run(fresh_full(self.storage, publisher)))
+        fresh = self.run(fresh_full(self.storage, publisher))
+        assert comparable(held) == comparable(fresh)
         for entry, record in held.items():
             listing = self.run(self.storage.listings.get(entry))
             assert listing is not None, "a publisher holds an entry that does not exist"
             _allowed(listing, publisher, record)
+        self._apply_and_acknowledge(pid, digest_of(fresh, publisher))
+
+    def _apply_and_acknowledge(self, pid: str, expected: str) -> None:
+        """The publisher applies every new feed with the reference applier; its copy's
+        digest is a fresh full feed's, and its acknowledgement of the last one matches."""
+        folders = sorted(
+            (p for p in self.out.iterdir() if p.is_dir() and is_feed_folder_of(pid, p.name)),
+            key=lambda p: int(p.name.rsplit("-", 2)[1]),
+        )
+        last = None
+        for folder in folders:
+            if int(folder.name.rsplit("-", 2)[1]) > self.applied.get(pid, 0):
+                last = apply_feed(
+                    folder, self.tmp / "copies" / pid,
+                    operator_key=load_public_key(self.keys / "signing.pub"), ack_key=self.ack_key,
+                )  # fmt: skip
+                self.applied[pid] = last.sequence
+        assert last is not None, "a successful export published no folder"
+        assert last.copy_digest == expected, "the applier's copy is not a fresh full feed"
+        received = ReceivedAck(pid, folders[-1].name, last.ack)
+        ack = self.run(
+            receive_ack(
+                publishers=self.storage.publishers, runs=self.storage.runs,
+                acks=self.storage.acks, feeds_dir=self.out, received=received,
+            )
+        )  # fmt: skip
+        assert ack.status is AckStatus.MATCHED, ack.status
 
     @invariant()
     def count_steps(self) -> None:

@@ -84,4 +84,4 @@ async def test_a_failed_export_is_retried_after_backoff(
     assert await scheduler.tick() == ["pub-f-000001-full"]
     assert await scheduler.tick() == []  # done for this slot
     attempts = await storage.slots.attempts("pub-f", last_due("0 3 * * *", clock.now))
-    assert [(x["attempt"], x["status"]) for x in attempts] == [(1, "failed"), (2, "succeeded")]
+    assert [(x.attempt, x.status) for x in attempts] == [(1, "failed"), (2, "succeeded")]

@@ -17,6 +17,7 @@ from directory_svc.domain.choices import Actor, Channel, Provenance
 from directory_svc.domain.errors import VersionConflict
 from directory_svc.domain.history import Change
 from directory_svc.domain.listings import Listing
+from directory_svc.domain.requests import ChangeRequest
 from directory_svc.services import listings as listing_service
 from directory_svc.services.choices import ChoiceValues, change_choices
 from directory_svc.services.maintenance import verify_history
@@ -165,7 +166,11 @@ async def test_a_choice_change_on_the_conditional_adapter_is_one_read_and_one_wr
         c = listing.choices
         values = ChoiceValues(not c.listed, c.initial_only, c.no_gender, c.no_street,
                               c.no_reverse_lookup, c.no_marketing)  # fmt: skip
-        await change_choices(opened.listings, who, listing.id, 1, values, "cc-1", AT, "notice-1")
+        request = ChangeRequest(who, "cc-1", AT, "notice-1")
+        await change_choices(
+            opened.listings, request=request, listing_id=listing.id, expected_version=1,
+            values=values,
+        )  # fmt: skip
         sent = list(listener.sent)
     finally:
         await opened.close()

@@ -9,7 +9,8 @@ from strawberry.types import Info
 
 from directory_svc.api.context import Context
 from directory_svc.api.permissions import IsAdmin
-from directory_svc.storage.access_log import AccessRecord
+from directory_svc.domain.access import AccessRecord
+from directory_svc.services.access import AccessQuery, access_records
 
 
 @strawberry.type(name="AccessRecord", description="One staff read of a person's data.")
@@ -27,9 +28,15 @@ class AccessRecordType:
     def from_record(cls, r: AccessRecord) -> AccessRecordType:
         """The GraphQL view of a record."""
         return cls(
-            at=r.at, agent=r.agent, role=r.role, operation=r.operation, purpose=r.purpose,
-            listing_id=r.listing_id, account_id=r.account_id, flagged=r.flagged,
-        )  # fmt: skip
+            at=r.at,
+            agent=r.agent,
+            role=r.role,
+            operation=r.operation,
+            purpose=r.purpose,
+            listing_id=r.listing_id,
+            account_id=r.account_id,
+            flagged=r.flagged,
+        )
 
 
 @strawberry.type
@@ -48,7 +55,6 @@ class AccessQueries:
         until: datetime | None = None,
         first: int = 100,
     ) -> list[AccessRecordType]:
-        records = await info.context.resources.access_log.query(
-            agent, listing_id, account_id, since, until, max(1, min(first, 500))
-        )
+        query = AccessQuery(agent, listing_id, account_id, since, until, first)
+        records = await access_records(info.context.resources.services.access_log, query=query)
         return [AccessRecordType.from_record(r) for r in records]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import strawberry
 from strawberry.types import Info
@@ -17,6 +17,7 @@ from directory_svc.api.types import ListingType
 from directory_svc.domain.choices import Channel
 from directory_svc.domain.errors import NotFound, ValidationError, VersionConflict
 from directory_svc.domain.listings import Listing
+from directory_svc.domain.requests import ChangeRequest
 from directory_svc.services import choices as service
 from directory_svc.services.lines import TerminateLine, terminate_line
 
@@ -73,6 +74,29 @@ ChangeResult = Annotated[
 ]
 
 
+class SixChoices(Protocol):
+    """An input that carries the six choices (saving or previewing them)."""
+
+    listed: bool
+    initial_only: bool
+    no_gender: bool
+    no_street: bool
+    no_reverse_lookup: bool
+    no_marketing: bool
+
+
+def choice_values(given: SixChoices) -> service.ChoiceValues:
+    """The six choices of a form's input."""
+    return service.ChoiceValues(
+        listed=given.listed,
+        initial_only=given.initial_only,
+        no_gender=given.no_gender,
+        no_street=given.no_street,
+        no_reverse_lookup=given.no_reverse_lookup,
+        no_marketing=given.no_marketing,
+    )
+
+
 @strawberry.type
 class ChangeMutations:
     @strawberry.mutation(
@@ -83,17 +107,24 @@ class ChangeMutations:
     async def change_choices(self, info: Info[Context, None], input: ChoicesInput) -> ChangeResult:
         who = info.context.principal
         assert who is not None
-        values = service.ChoiceValues(
-            input.listed, input.initial_only, input.no_gender, input.no_street,
-            input.no_reverse_lookup, input.no_marketing,
-        )  # fmt: skip
-        channel = Channel(input.channel.value) if input.channel else None
+        values = choice_values(input)
+        request = ChangeRequest(
+            who=who,
+            change_id=input.change_id,
+            at=clock.now(),
+            notice_version=NOTICE_VERSION,
+            reason=input.reason,
+            channel=Channel(input.channel.value) if input.channel else None,
+        )
         return await change_result(
             service.change_choices(
-                info.context.resources.listings, who, input.listing_id, input.expected_version,
-                values, input.change_id, clock.now(), NOTICE_VERSION, input.reason, channel,
+                info.context.resources.services.listings,
+                request=request,
+                listing_id=input.listing_id,
+                expected_version=input.expected_version,
+                values=values,
             )
-        )  # fmt: skip
+        )
 
     @strawberry.mutation(
         description="Terminate a line: its entry leaves every publisher's next feed as a "
@@ -103,7 +134,6 @@ class ChangeMutations:
     async def terminate_line(
         self, info: Info[Context, None], input: TerminateLineInput
     ) -> ChangeResult:
-        res = info.context.resources
         command = TerminateLine(
             listing_id=input.listing_id,
             expected_version=input.expected_version,
@@ -113,7 +143,10 @@ class ChangeMutations:
             by=info.context.principal,
             channel=Channel(input.channel.value) if input.channel else None,
         )
-        return await change_result(terminate_line(res.listings, command, access_log=res.access_log))
+        services = info.context.resources.services
+        return await change_result(
+            terminate_line(services.listings, command, access_log=services.access_log)
+        )
 
 
 async def change_result(pending: Awaitable[Listing]) -> ChangeResult:

@@ -9,14 +9,7 @@ from aiohttp import web
 from directory_svc.config import Settings
 from directory_svc.domain.access import Principal
 from directory_svc.observability import Metrics
-from directory_svc.services.rate_limits import RateLimits
-from directory_svc.storage.access_log import AccessLog
-from directory_svc.storage.accounts import AccountRepository
-from directory_svc.storage.data_queries import DataQueries
-from directory_svc.storage.export_runs import ExportRuns
-from directory_svc.storage.feeds import PublisherRepository
-from directory_svc.storage.ledger import FeedLedger
-from directory_svc.storage.listings import ListingRepository
+from directory_svc.services.dependencies import Services
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 """The authenticated caller of a request (set by the auth middleware)."""
@@ -31,14 +24,7 @@ class Resources:
 
     settings: Settings
     metrics: Metrics
-    listings: ListingRepository
-    accounts: AccountRepository
-    publishers: PublisherRepository
-    runs: ExportRuns
-    ledger: FeedLedger
-    access_log: AccessLog
-    data_queries: DataQueries
-    limits: RateLimits
+    services: Services
 
 
 @dataclass(slots=True)

@@ -11,9 +11,9 @@ from strawberry.types import Info
 from directory_svc.api.context import Context
 from directory_svc.api.permissions import IsPublisher, IsStaff
 from directory_svc.api.problems import NotFoundProblem, ValidationProblem
+from directory_svc.domain.data_queries import DataQuery
 from directory_svc.domain.errors import NotFound, ValidationError
 from directory_svc.services import data_queries as service
-from directory_svc.storage.data_queries import DataQuery
 
 
 @strawberry.type(name="DataQuery", description="A publisher's report about a wrong entry.")
@@ -31,10 +31,15 @@ class DataQueryType:
     def from_query(cls, q: DataQuery) -> DataQueryType:
         """The GraphQL view of a report."""
         return cls(
-            id=q.id, publisher_id=q.publisher_id, entry_id=q.entry_id, message=q.message,
-            created_at=q.created_at, status=q.status, resolution=q.resolution,
+            id=q.id,
+            publisher_id=q.publisher_id,
+            entry_id=q.entry_id,
+            message=q.message,
+            created_at=q.created_at,
+            status=q.status.value,
+            resolution=q.resolution,
             closed_at=q.closed_at,
-        )  # fmt: skip
+        )
 
 
 DataQueryResult = Annotated[
@@ -52,12 +57,16 @@ class DataQueryQueries:
         who = info.context.principal
         if who is None or who.publisher_id is None:
             raise PermissionError("Not allowed.")
-        found = await info.context.resources.data_queries.for_publisher(who.publisher_id)
+        found = await service.reports_of(
+            info.context.resources.services.data_queries, publisher_id=who.publisher_id
+        )
         return [DataQueryType.from_query(q) for q in found]
 
     @strawberry.field(description="Open reports about a listing.", permission_classes=[IsStaff])
     async def open_reports(self, info: Info[Context, None], listing_id: str) -> list[DataQueryType]:
-        found = await info.context.resources.data_queries.open_for_entry(listing_id)
+        found = await service.open_reports(
+            info.context.resources.services.data_queries, listing_id=listing_id
+        )
         return [DataQueryType.from_query(q) for q in found]
 
 
@@ -74,7 +83,7 @@ class DataQueryMutations:
             raise PermissionError("Not allowed.")
         try:
             report = await service.report_entry(
-                res.data_queries, res.ledger, who, entry_id, message
+                res.services.data_queries, res.services.ledger, who, entry_id, message
             )
         except ValidationError as exc:
             return ValidationProblem.from_error(exc)
@@ -93,7 +102,7 @@ class DataQueryMutations:
             raise PermissionError("Not allowed.")
         try:
             report = await service.close_report(
-                info.context.resources.data_queries, who, id, resolution
+                info.context.resources.services.data_queries, who, id, resolution
             )
         except ValidationError as exc:
             return ValidationProblem.from_error(exc)

@@ -60,7 +60,9 @@ class GraphQLEndpoint:
             resources = request.app[RESOURCES]
             principal = request.get(PRINCIPAL)
             if self.admission is not None:
-                data = await self.admission.admit(request, principal, data, resources.limits)
+                data = await self.admission.admit(
+                    request, principal, data, resources.services.limits
+                )
         except BadRequest as exc:
             return refusal(exc, media)
         context = Context(request=request, resources=resources, principal=principal)

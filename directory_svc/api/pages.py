@@ -63,9 +63,11 @@ async def asset(request: web.Request) -> web.Response:
     if name not in FILES:
         raise web.HTTPNotFound()
     return web.Response(
-        body=(PAGES / name).read_bytes(), content_type=FILES[name], charset="utf-8",
+        body=(PAGES / name).read_bytes(),
+        content_type=FILES[name],
+        charset="utf-8",
         headers=_page_headers(request.app[PAGE_SETTINGS]),
-    )  # fmt: skip
+    )
 
 
 async def config(request: web.Request) -> web.Response:
@@ -101,9 +103,10 @@ async def dev_login(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     account = html.escape(request.query.get("account", ""))
     return web.Response(
-        text=DEV_LOGIN.format(account=account), content_type="text/html",
+        text=DEV_LOGIN.format(account=account),
+        content_type="text/html",
         headers=_page_headers(settings),
-    )  # fmt: skip
+    )
 
 
 async def dev_login_post(request: web.Request) -> web.Response:

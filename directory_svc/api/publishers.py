@@ -92,9 +92,9 @@ class PublisherInput:
 
     def onto(self, current: dom.Publisher) -> dom.Publisher:
         """``current`` with this input's values; its SFTP target and state stay (they are
-        set by their own commands)."""
+        set by their own commands, as is its acknowledgement key)."""
         given = self.to_domain()
-        return replace(given, active=current.active, sftp=current.sftp)
+        return replace(given, active=current.active, sftp=current.sftp, ack_key=current.ack_key)
 
     def to_domain(self) -> dom.Publisher:
         """The domain publisher; ``ValidationError`` for an unknown enum value."""
@@ -110,11 +110,12 @@ class PublisherInput:
             kind=dom.PublisherKind(self.kind.value),
             marketing_allowed=self.marketing_allowed,
             scope=dom.GeoScope(frozenset(self.departements), frozenset(self.communes)),
-            fields=frozenset(self.fields) if self.fields is not None
+            fields=frozenset(self.fields)
+            if self.fields is not None
             else frozenset(dom.PUBLISHABLE_FIELDS),
             choice_policy=policy,
             homonymy=homonymy,
-        )  # fmt: skip
+        )
         return dom.Publisher(profile, self.legal_name, fmt, numbers, self.schedule, self.recipient)
 
 
@@ -151,27 +152,33 @@ class ExportRun:
 class PublisherQueries:
     @strawberry.field(description="Every registered publisher.", permission_classes=[IsAdmin])
     async def publishers(self, info: Info[Context, None]) -> list[PublisherType]:
-        found = await info.context.resources.publishers.all()
+        found = await service.list_publishers(info.context.resources.services.publishers)
         return [PublisherType.from_domain(p) for p in found]
 
     @strawberry.field(description="A publisher's latest export runs.", permission_classes=[IsAdmin])
     async def export_runs(
         self, info: Info[Context, None], publisher_id: str, first: int = 20
     ) -> list[ExportRun]:
-        runs = await info.context.resources.runs.list(publisher_id, limit=max(1, min(first, 100)))
+        runs = await service.export_runs(
+            info.context.resources.services.runs, publisher_id=publisher_id, first=first
+        )
         return [
             ExportRun(
-                sequence=r["seq"], feed=r["kind"], status=r["status"],
-                started_at=r["started_at"], finished_at=r.get("finished_at"),
-                folder=r.get("folder"), upserts=r.get("counts", {}).get("upsert", 0),
-                deletes=r.get("counts", {}).get("delete", 0),
+                sequence=r.seq,
+                feed=r.kind.value,
+                status=r.status.value,
+                started_at=r.started_at,
+                finished_at=r.finished_at,
+                folder=r.folder,
+                upserts=r.counts.get("upsert", 0),
+                deletes=r.counts.get("delete", 0),
             )
             for r in runs
-        ]  # fmt: skip
+        ]
 
 
 async def _save(info: Info[Context, None], new: bool, data: PublisherInput) -> PublisherResult:
-    repo = info.context.resources.publishers
+    repo = info.context.resources.services.publishers
     try:
         if new:
             saved = await service.add_publisher(repo, data.to_domain())
@@ -202,7 +209,7 @@ def _conflict(exc: VersionConflict) -> PublisherConflictProblem:
 async def _switch(info: Info[Context, None], id: str, active: bool) -> PublisherResult:
     switch = service.enable_publisher if active else service.disable_publisher
     try:
-        saved = await switch(info.context.resources.publishers, id)
+        saved = await switch(info.context.resources.services.publishers, id)
     except NotFound as exc:
         return NotFoundProblem.from_error(exc)
     except VersionConflict as exc:

@@ -36,9 +36,9 @@ class Query(
     ) -> ListingType:
         res = info.context.resources
         found = await support.read_listing(
-            repo=res.listings,
-            log=res.access_log,
-            limits=res.limits,
+            repo=res.services.listings,
+            log=res.services.access_log,
+            limits=res.services.limits,
             read=staff_read(info, "listing", purpose),
             id=str(id),
         )
@@ -54,9 +54,9 @@ class Query(
     ) -> ListingConnection:
         res = info.context.resources
         page = await support.read_listings(
-            repo=res.listings,
-            log=res.access_log,
-            limits=res.limits,
+            repo=res.services.listings,
+            log=res.services.access_log,
+            limits=res.services.limits,
             read=staff_read(info, "listings", purpose),
             first=first,
             after=decode_cursor(after) if after is not None else None,

@@ -16,6 +16,7 @@ from directory_svc.api.changes import (
     ChangeResult,
     StaffChannel,
     change_result,
+    choice_values,
 )
 from directory_svc.api.context import Context
 from directory_svc.api.permissions import IsSubscriber, IsSubscriberOrStaff
@@ -26,10 +27,10 @@ from directory_svc.api.types import ListingType
 from directory_svc.domain.access import Principal
 from directory_svc.domain.choices import Channel
 from directory_svc.domain.errors import NotFound, ValidationError
+from directory_svc.domain.requests import ChangeRequest
 from directory_svc.services import content as content_service
 from directory_svc.services import my_data
 from directory_svc.services import previews as preview_service
-from directory_svc.services.choices import ChoiceValues
 
 
 @strawberry.type(description="One published field, as text.")
@@ -173,19 +174,14 @@ def _who(info: Info[Context, None]) -> Principal:
 class SubscriberQueries:
     @strawberry.field(description="The signed-in subscriber.", permission_classes=[IsSubscriber])
     async def me(self, info: Info[Context, None]) -> MeType:
-        who, res = _who(info), info.context.resources
-        listings = await my_data.my_listings(res.listings, who)
-        previews = [
-            ListingPreview.from_domain(await preview_service.preview(res.listings, item))
-            for item in listings
-        ]  # fmt: skip
-        accesses = await res.access_log.query(account_id=who.account_id, limit=100)
+        who, services = _who(info), info.context.resources.services
+        mine = await my_data.my_overview(services.listings, services.access_log, who=who)
         return MeType(
             account_id=who.account_id or "",
             notice_version=NOTICE_VERSION,
-            listings=[ListingType.from_domain(i) for i in listings],
-            previews=previews,
-            accesses=[AccessRecordType.from_record(r) for r in accesses],
+            listings=[ListingType.from_domain(i) for i in mine.listings],
+            previews=[ListingPreview.from_domain(p) for p in mine.previews],
+            accesses=[AccessRecordType.from_record(r) for r in mine.accesses],
         )
 
     @strawberry.field(
@@ -195,15 +191,15 @@ class SubscriberQueries:
     async def preview_choices(
         self, info: Info[Context, None], input: PreviewChoicesInput
     ) -> PreviewResult:
-        values = ChoiceValues(
-            input.listed, input.initial_only, input.no_gender, input.no_street,
-            input.no_reverse_lookup, input.no_marketing,
-        )  # fmt: skip
+        values = choice_values(input)
         try:
             found = await preview_service.preview_choices(
-                info.context.resources.listings, _who(info), input.listing_id, values,
-                clock.now(),
-            )  # fmt: skip
+                info.context.resources.services.listings,
+                who=_who(info),
+                listing_id=input.listing_id,
+                values=values,
+                at=clock.now(),
+            )
         except ValidationError as exc:
             return ValidationProblem.from_error(exc)
         except NotFound as exc:
@@ -214,15 +210,20 @@ class SubscriberQueries:
         description="Every change of my listings, newest first.", permission_classes=[IsSubscriber]
     )
     async def my_history(self, info: Info[Context, None]) -> list[MyChange]:
-        changes = await my_data.my_history(info.context.resources.listings, _who(info))
+        changes = await my_data.my_history(info.context.resources.services.listings, _who(info))
         return [
             MyChange(
-                listing_id=strawberry.ID(c.listing_id), seq=c.entry.seq, at=c.entry.at,
-                actor=c.entry.provenance.actor.value, channel=c.entry.provenance.channel.value,
-                reason=c.entry.reason, attested=c.entry.attested, changed=sorted(c.entry.after),
+                listing_id=strawberry.ID(c.listing_id),
+                seq=c.entry.seq,
+                at=c.entry.at,
+                actor=c.entry.provenance.actor.value,
+                channel=c.entry.provenance.channel.value,
+                reason=c.entry.reason,
+                attested=c.entry.attested,
+                changed=sorted(c.entry.after),
             )
             for c in changes
-        ]  # fmt: skip
+        ]
 
     @strawberry.field(
         description="Everything stored about my account, as JSON (GDPR access right).",
@@ -231,7 +232,11 @@ class SubscriberQueries:
     async def my_data_export(self, info: Info[Context, None]) -> JSON:
         res = info.context.resources
         data = await my_data.my_data_export(
-            res.accounts, res.listings, res.access_log, _who(info), clock.now()
+            res.services.accounts,
+            res.services.listings,
+            res.services.access_log,
+            _who(info),
+            clock.now(),
         )
         return JSON(data)
 
@@ -257,11 +262,21 @@ class ContentMutations:
                 for u in input.extra_users
             ),
         )
-        channel = Channel(input.channel.value) if input.channel else None
+        request = ChangeRequest(
+            who=_who(info),
+            change_id=input.change_id,
+            at=clock.now(),
+            notice_version=NOTICE_VERSION,
+            reason=input.reason,
+            channel=Channel(input.channel.value) if input.channel else None,
+        )
         return await change_result(
             content_service.change_content(
-                info.context.resources.listings, _who(info), input.listing_id,
-                input.expected_version, values, input.change_id, clock.now(),
-                NOTICE_VERSION, input.attested, input.reason, channel,
+                info.context.resources.services.listings,
+                request=request,
+                listing_id=input.listing_id,
+                expected_version=input.expected_version,
+                values=values,
+                attested=input.attested,
             )
-        )  # fmt: skip
+        )

@@ -62,7 +62,11 @@ class SupportQueries:
         read = staff_read(info, "lookupByNumber", purpose)
         try:
             found = await service.lookup_by_number(
-                repo=res.listings, log=res.access_log, limits=res.limits, read=read, number=number
+                repo=res.services.listings,
+                log=res.services.access_log,
+                limits=res.services.limits,
+                read=read,
+                number=number,
             )
         except ValidationError as exc:
             return ValidationProblem.from_error(exc)
@@ -92,7 +96,11 @@ class SupportQueries:
             position = decode_cursor(after) if after is not None else None
             search = service.SurnameSearch(surname, commune, postcode, first, position)
             page = await service.search_listings(
-                repo=res.listings, log=res.access_log, limits=res.limits, read=read, search=search
+                repo=res.services.listings,
+                log=res.services.access_log,
+                limits=res.services.limits,
+                read=read,
+                search=search,
             )
         except ValidationError as exc:
             return ValidationProblem.from_error(exc)
@@ -167,11 +175,11 @@ class ExplainQueries:
     ) -> Explanation:
         res = info.context.resources
         found = await service.explain_listing(
-            listings=res.listings,
-            publishers=res.publishers,
-            ledger=res.ledger,
-            log=res.access_log,
-            limits=res.limits,
+            listings=res.services.listings,
+            publishers=res.services.publishers,
+            ledger=res.services.ledger,
+            log=res.services.access_log,
+            limits=res.services.limits,
             read=staff_read(info, "explainListing", purpose),
             listing_id=id,
         )
@@ -179,23 +187,31 @@ class ExplainQueries:
             listing=ListingType.from_domain(found.listing),
             history=[
                 HistoryItem(
-                    seq=e.seq, at=e.at, actor=e.provenance.actor.value,
-                    channel=e.provenance.channel.value, notice_version=e.provenance.notice_version,
-                    agent=e.provenance.agent_id, reason=e.reason, changed=sorted(e.after),
+                    seq=e.seq,
+                    at=e.at,
+                    actor=e.provenance.actor.value,
+                    channel=e.provenance.channel.value,
+                    notice_version=e.provenance.notice_version,
+                    agent=e.provenance.agent_id,
+                    reason=e.reason,
+                    changed=sorted(e.after),
                 )
                 for e in found.history
             ],
             publishers=[
                 PublisherProjection(
-                    publisher_id=v.publisher.id, publisher_kind=v.publisher.profile.kind.value,
+                    publisher_id=v.publisher.id,
+                    publisher_kind=v.publisher.profile.kind.value,
                     included=v.projection.record is not None,
-                    reasons=[ProjectionReason(code=r.code.value, choice=r.choice, applied=r.applied)
-                             for r in v.projection.reasons],
+                    reasons=[
+                        ProjectionReason(code=r.code.value, choice=r.choice, applied=r.applied)
+                        for r in v.projection.reasons
+                    ],
                     last_sent_sequence=v.last_sent_sequence,
                 )
                 for v in found.publishers
             ],
-        )  # fmt: skip
+        )
 
 
 @strawberry.type(description="A subscriber's information-duty record.")
@@ -228,10 +244,10 @@ class AccountQueries:
         res = info.context.resources
         try:
             account, listings = await service.account_with_listings(
-                accounts=res.accounts,
-                listings=res.listings,
-                log=res.access_log,
-                limits=res.limits,
+                accounts=res.services.accounts,
+                listings=res.services.listings,
+                log=res.services.access_log,
+                limits=res.services.limits,
                 read=staff_read(info, "account", purpose),
                 account_id=id,
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -23,3 +24,17 @@ class Principal:
     role: Role
     account_id: str | None = None
     publisher_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRecord:
+    """Who read what, when, through which operation, for which purpose."""
+
+    at: datetime
+    agent: str
+    role: str
+    operation: str
+    purpose: str
+    listing_id: str | None = None
+    account_id: str | None = None
+    flagged: bool = False

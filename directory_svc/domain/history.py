@@ -141,5 +141,7 @@ PURGED = "[purged]"
 
 def redact_values(values: dict[str, JsonValue]) -> dict[str, JsonValue]:
     """History values without personal data; choices, consents and provenance stay (proof)."""
-    return {k: (PURGED if k in PERSONAL_KEYS and v not in (None, [], "") else v)
-            for k, v in values.items()}  # fmt: skip
+    return {
+        k: (PURGED if k in PERSONAL_KEYS and v not in (None, [], "") else v)
+        for k, v in values.items()
+    }

@@ -131,6 +131,8 @@ class Publisher:
     recipient: str | None = None
     active: bool = True
     sftp: SftpTarget | None = None
+    ack_key: str | None = None
+    """The publisher's Ed25519 public key (PEM) that signs its acknowledgements."""
     version: int = 1
     """Bumped by every saved change of the registration (admins edit against a version)."""
 

@@ -8,15 +8,14 @@ of the line are listed only with their own consent, which the subscriber attests
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
 
-from directory_svc.domain.access import Principal
-from directory_svc.domain.choices import Channel, Consent
+from directory_svc.domain.choices import Consent
 from directory_svc.domain.errors import ValidationError
 from directory_svc.domain.history import Change
 from directory_svc.domain.listings import ExtraUser, Listing
 from directory_svc.domain.numbers import LineType, parse_french_number
-from directory_svc.services.choices import make_change, owned_listing
+from directory_svc.domain.requests import ChangeRequest, change_of
+from directory_svc.services.choices import owned_listing
 from directory_svc.services.listings import change_listing
 from directory_svc.storage.listings import ListingRepository
 
@@ -83,24 +82,20 @@ def with_content(item: Listing, values: ContentValues, change: Change) -> Listin
 
 async def change_content(
     repo: ListingRepository,
-    who: Principal,
+    *,
+    request: ChangeRequest,
     listing_id: str,
     expected_version: int,
     values: ContentValues,
-    change_id: str,
-    at: datetime,
-    notice_version: str,
     attested: bool,
-    reason: str | None = None,
-    channel: Channel | None = None,
 ) -> Listing:
     """Apply the content if the subscriber certified it accurate; typed errors otherwise."""
     if not attested:
         raise ValidationError(
             "attested", "required", "the subscriber must certify that the information is accurate"
         )
-    change = make_change(who, change_id, at, notice_version, reason, channel, attested=True)
-    listing = await owned_listing(repo, who, listing_id)
+    change = change_of(request, attested=True)
+    listing = await owned_listing(repo, request.who, listing_id)
     return await change_listing(
         repo,
         listing_id,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from directory_svc import clock
 from directory_svc.domain.access import Principal
+from directory_svc.domain.data_queries import DataQuery
 from directory_svc.domain.errors import NotFound
 from directory_svc.domain.text import check_text
-from directory_svc.storage.data_queries import DataQueries, DataQuery
+from directory_svc.storage.data_queries import DataQueries
 from directory_svc.storage.ledger import FeedLedger
 
 
@@ -31,3 +32,13 @@ async def close_report(
     found = await queries.get(query_id)
     assert found is not None
     return found
+
+
+async def reports_of(queries: DataQueries, *, publisher_id: str) -> list[DataQuery]:
+    """A publisher's own reports, newest first."""
+    return await queries.for_publisher(publisher_id)
+
+
+async def open_reports(queries: DataQueries, *, listing_id: str) -> list[DataQuery]:
+    """The open reports about a listing."""
+    return await queries.open_for_entry(listing_id)

@@ -26,16 +26,42 @@ from directory_svc.domain.listings import (
 )
 from directory_svc.domain.numbers import LineType, parse_french_number
 
-COLUMNS = (
-    "id", "account_id", "kind", "civility", "surname", "first_name", "business_names",
-    "numbers", "street_number", "repetition", "street", "locality", "complement", "postcode",
-    "insee_code", "commune", "profession", "mention", "email", "category", "consumer_facing",
-    "listed", "initial_only", "no_gender", "no_street", "no_reverse_lookup", "no_marketing",
-    "mobile_consent_ref", "notice_version", "choices_at", "status",
-)  # fmt: skip
 CHOICE_COLUMNS = (
-    "listed", "initial_only", "no_gender", "no_street", "no_reverse_lookup", "no_marketing",
-)  # fmt: skip
+    "listed",
+    "initial_only",
+    "no_gender",
+    "no_street",
+    "no_reverse_lookup",
+    "no_marketing",
+)
+COLUMNS = (
+    "id",
+    "account_id",
+    "kind",
+    "civility",
+    "surname",
+    "first_name",
+    "business_names",
+    "numbers",
+    "street_number",
+    "repetition",
+    "street",
+    "locality",
+    "complement",
+    "postcode",
+    "insee_code",
+    "commune",
+    "profession",
+    "mention",
+    "email",
+    "category",
+    "consumer_facing",
+    *CHOICE_COLUMNS,
+    "mobile_consent_ref",
+    "notice_version",
+    "choices_at",
+    "status",
+)
 REQUIRED = ("id", "account_id", "numbers", "postcode", "insee_code", "commune")
 MAX_FIELD_CHARS = 1000  # every column is far shorter; the precise limits follow
 

@@ -153,9 +153,11 @@ async def import_file(
 def _account_of(listing: Listing) -> Account:
     """The account a row belongs to; its notice version says which rights notice it was given."""
     p = listing.provenance
-    informed = () if p.notice_version == "unknown" else (
-        InformationRecord(p.at, Channel.IMPORT, p.notice_version),
-    )  # fmt: skip
+    informed = (
+        ()
+        if p.notice_version == "unknown"
+        else (InformationRecord(p.at, Channel.IMPORT, p.notice_version),)
+    )
     return Account(listing.account_id, listing.kind, informed)
 
 

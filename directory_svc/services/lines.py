@@ -6,15 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from directory_svc.domain.access import Principal, Role
+from directory_svc.domain.access import AccessRecord, Principal, Role
 from directory_svc.domain.choices import Actor, Channel, Provenance
 from directory_svc.domain.errors import NotFound, ValidationError
 from directory_svc.domain.history import Change
 from directory_svc.domain.listings import Listing, Status
+from directory_svc.domain.requests import STAFF_CHANNELS
 from directory_svc.domain.text import check_text
-from directory_svc.services.choices import STAFF_CHANNELS
 from directory_svc.services.listings import change_listing, get_listing
-from directory_svc.storage.access_log import AccessLog, AccessRecord
+from directory_svc.storage.access_log import AccessLog
 from directory_svc.storage.listings import ListingRepository
 from directory_svc.storage.purge import purge
 
@@ -66,15 +66,28 @@ async def terminate_line(
         raise ValidationError("status", "already_terminated", "the line is already terminated")
     version = current.version if command.expected_version is None else command.expected_version
     done = await change_listing(
-        repo, current.id, version, lambda item: replace(item, status=Status.TERMINATED),
-        change, current,
-    )  # fmt: skip
+        repo,
+        current.id,
+        version,
+        lambda item: replace(item, status=Status.TERMINATED),
+        change,
+        current,
+    )
     if command.by is not None and access_log is not None:
         who = command.by
         await access_log.record(
-            [AccessRecord(command.at, who.subject, who.role.value, "terminateLine", reason,
-                          done.id, done.account_id)]
-        )  # fmt: skip
+            [
+                AccessRecord(
+                    command.at,
+                    who.subject,
+                    who.role.value,
+                    "terminateLine",
+                    reason,
+                    done.id,
+                    done.account_id,
+                )
+            ]
+        )
     return done
 
 

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from directory_svc.domain.access import Principal, Role
+from directory_svc.domain.access import AccessRecord, Principal, Role
 from directory_svc.domain.errors import NotFound
 from directory_svc.domain.history import HistoryEntry, listing_values
 from directory_svc.domain.listings import Listing
-from directory_svc.storage.access_log import AccessLog, AccessRecord
+from directory_svc.services.previews import Preview, preview
+from directory_svc.storage.access_log import AccessLog
 from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.listings import ListingRepository
 
@@ -30,6 +31,24 @@ def _account_of(who: Principal) -> str:
     if who.role is not Role.CUSTOMER or who.account_id is None:
         raise NotFound("account")
     return who.account_id
+
+
+@dataclass(frozen=True, slots=True)
+class MyOverview:
+    """What the preferences form shows: the listings, their previews, recent accesses."""
+
+    listings: list[Listing]
+    previews: list[Preview]
+    accesses: list[AccessRecord]
+
+
+async def my_overview(listings: ListingRepository, log: AccessLog, *, who: Principal) -> MyOverview:
+    """The caller's listings, each previewed per kind of publisher, and the last 100 staff
+    reads of their data."""
+    mine = await my_listings(listings, who)
+    previews = [await preview(listings, item) for item in mine]
+    accesses = await log.query(account_id=_account_of(who), limit=100)
+    return MyOverview(mine, previews, accesses)
 
 
 async def my_listings(repo: ListingRepository, who: Principal) -> list[Listing]:
@@ -54,18 +73,27 @@ def _entry(entry: HistoryEntry) -> dict[str, Any]:
     identity (kept for the operator's audit, not handed out)."""
     p = entry.provenance
     return {
-        "seq": entry.seq, "at": _when(entry.at), "by": p.actor.value, "channel": p.channel.value,
-        "notice": p.notice_version, "reason": entry.reason,
-        "attested": entry.attested, "before": entry.before, "after": entry.after,
-    }  # fmt: skip
+        "seq": entry.seq,
+        "at": _when(entry.at),
+        "by": p.actor.value,
+        "channel": p.channel.value,
+        "notice": p.notice_version,
+        "reason": entry.reason,
+        "attested": entry.attested,
+        "before": entry.before,
+        "after": entry.after,
+    }
 
 
 def _access(r: AccessRecord) -> dict[str, Any]:
     """One read of the subscriber's data: when, by which role, why; never by whom."""
     return {
-        "at": _when(r.at), "role": r.role, "operation": r.operation,
-        "purpose": r.purpose, "listing": r.listing_id,
-    }  # fmt: skip
+        "at": _when(r.at),
+        "role": r.role,
+        "operation": r.operation,
+        "purpose": r.purpose,
+        "listing": r.listing_id,
+    }
 
 
 async def my_data_export(
@@ -83,11 +111,13 @@ async def my_data_export(
     for item in mine:
         out_listings.append(
             {
-                "id": item.id, "version": item.version, "updated_at": _when(item.updated_at),
+                "id": item.id,
+                "version": item.version,
+                "updated_at": _when(item.updated_at),
                 "values": listing_values(item),
                 "history": [_entry(e) for e in await listings.history(item.id)],
             }
-        )  # fmt: skip
+        )
     accesses = await access_log.query(account_id=account_id, limit=10_000)
     return {
         "format": EXPORT_FORMAT,

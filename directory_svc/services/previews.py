@@ -93,7 +93,7 @@ async def preview(repo: ListingRepository, listing: Listing) -> Preview:
 
 
 async def preview_choices(
-    repo: ListingRepository, who: Principal, listing_id: str, values: ChoiceValues, at: datetime
+    repo: ListingRepository, *, who: Principal, listing_id: str, values: ChoiceValues, at: datetime
 ) -> Preview:
     """The preview if the subscriber saved ``values`` now (nothing is stored)."""
     listing = await owned_listing(repo, who, listing_id)

@@ -12,13 +12,16 @@ from croniter import croniter
 
 from directory_svc.domain.communes import INSEE_CODE
 from directory_svc.domain.errors import NotFound, ValidationError, VersionConflict
+from directory_svc.domain.exports import ExportRun, RunOutcome
 from directory_svc.domain.publishers import PUBLISHABLE_FIELDS, Publisher
 from directory_svc.domain.text import check_text
 from directory_svc.domain.validation import check_id
 from directory_svc.storage.documents import now_ms
+from directory_svc.storage.export_runs import ExportRuns
 from directory_svc.storage.feeds import PublisherRepository
 from directory_svc.storage.keys import SIGNING_KEY, ensure_sftp_client_key
 from directory_svc.storage.setup import Storage
+from exporters.acks import ack_public_key
 from exporters.delivery import DeliveryFailed, push_sftp
 from exporters.manifest import load_signing_key
 from exporters.pipeline import run_export
@@ -53,6 +56,13 @@ def check_publisher(publisher: Publisher) -> None:
             pyrage.x25519.Recipient.from_str(publisher.recipient)
         except Exception:
             raise ValidationError("recipient", "age", "is not an age recipient (age1…)") from None
+    if publisher.ack_key is not None:
+        try:
+            ack_public_key(publisher.ack_key)
+        except ValueError:
+            raise ValidationError(
+                "ack_key", "ed25519", "is not an Ed25519 public key (PEM)"
+            ) from None
 
 
 async def add_publisher(repo: PublisherRepository, publisher: Publisher) -> Publisher:
@@ -60,6 +70,16 @@ async def add_publisher(repo: PublisherRepository, publisher: Publisher) -> Publ
     check_publisher(publisher)
     await repo.create(publisher)
     return publisher
+
+
+async def list_publishers(repo: PublisherRepository) -> list[Publisher]:
+    """Every registered publisher."""
+    return await repo.all()
+
+
+async def export_runs(runs: ExportRuns, *, publisher_id: str, first: int) -> list[ExportRun]:
+    """A publisher's latest export runs (1–100), newest first."""
+    return await runs.list(publisher_id, limit=max(1, min(first, 100)))
 
 
 async def get_publisher(repo: PublisherRepository, publisher_id: str) -> Publisher:
@@ -164,8 +184,8 @@ async def deliver_pending(
     client_key = await asyncio.to_thread(ensure_sftp_client_key, keys_dir)
     delivered = []
     for run in await storage.runs.undelivered(publisher.id):
-        folder = out_dir / run["folder"]
+        folder = out_dir / str(run.folder)
         await push_sftp(folder, publisher.sftp, client_key)
-        await storage.runs.finish(publisher.id, run["seq"], {"delivered_at": now_ms()})
+        await storage.runs.finish(publisher.id, run.seq, RunOutcome(delivered_at=now_ms()))
         delivered.append(folder.name)
     return delivered

@@ -21,6 +21,7 @@ from croniter import croniter
 
 from directory_svc import clock as service_clock
 from directory_svc.domain.errors import Busy
+from directory_svc.domain.exports import AttemptStatus, SlotAttempt
 from directory_svc.domain.publishers import Publisher
 from directory_svc.services.publishers import deliver_pending, export_now
 from directory_svc.storage.setup import Storage
@@ -88,13 +89,14 @@ class Scheduler:
             return 1
         last = attempts[-1]
         now = self.clock()
-        if last["status"] == "succeeded" or last["attempt"] >= MAX_ATTEMPTS:
+        if last.status is AttemptStatus.SUCCEEDED or last.attempt >= MAX_ATTEMPTS:
             return None
-        if last["status"] == "running" and now - last["heartbeat"] < STALE_AFTER:
+        if last.status is AttemptStatus.RUNNING and now - last.heartbeat < STALE_AFTER:
             return None
-        if last["status"] == "failed" and now - last["finished_at"] < backoff(last["attempt"]):
+        ended = last.finished_at or last.heartbeat
+        if last.status is AttemptStatus.FAILED and now - ended < backoff(last.attempt):
             return None
-        return int(last["attempt"]) + 1
+        return last.attempt + 1
 
     async def _maybe_run(self, publisher: Publisher) -> str | None:
         due = last_due(publisher.schedule, self.clock())
@@ -103,14 +105,22 @@ class Scheduler:
             return None
         if not await self.slots.claim(publisher.id, due, attempt, self.owner, self.clock()):
             return None
+        claimed = SlotAttempt(
+            publisher.id,
+            due,
+            attempt,
+            AttemptStatus.RUNNING,
+            self.owner,
+            self.clock(),
+            self.clock(),
+        )
         beat = asyncio.create_task(self._heartbeat(publisher.id, due, attempt))
         try:
             result = await export_now(self.storage, self.keys_dir, publisher.id, self.out_dir)
         except Exception as exc:
-            await self.slots.update(
-                publisher.id, due, attempt,
-                {"status": "failed", "finished_at": self.clock(), "error": type(exc).__name__},
-            )  # fmt: skip
+            await self.slots.end(
+                claimed, status=AttemptStatus.FAILED, at=self.clock(), error=type(exc).__name__
+            )
             if isinstance(exc, Busy):  # a manual run of this publisher holds the lease
                 log.warning("export busy; retried after back-off", extra={"reason": publisher.id})
             else:
@@ -118,17 +128,16 @@ class Scheduler:
             return None
         finally:
             beat.cancel()
-        await self.slots.update(
-            publisher.id, due, attempt,
-            {"status": "succeeded", "finished_at": self.clock(), "folder": result.folder.name},
-        )  # fmt: skip
+        await self.slots.end(
+            claimed, status=AttemptStatus.SUCCEEDED, at=self.clock(), folder=result.folder.name
+        )
         log.info("export published", extra={"count": sum(result.counts.values())})
         return result.folder.name
 
     async def _heartbeat(self, publisher_id: str, due: datetime, attempt: int) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT.total_seconds())
-            await self.slots.update(publisher_id, due, attempt, {"heartbeat": self.clock()})
+            await self.slots.beat(publisher_id, due, attempt, self.clock())
 
     async def run_forever(self, every_s: float) -> None:
         """Tick every ``every_s`` seconds until cancelled; errors are logged, not fatal."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from directory_svc import clock
-from directory_svc.domain.access import Principal
+from directory_svc.domain.access import AccessRecord, Principal
 from directory_svc.domain.accounts import Account
 from directory_svc.domain.errors import ValidationError
 from directory_svc.domain.history import HistoryEntry
@@ -28,7 +28,7 @@ from directory_svc.services.listings import (
     list_listings,
 )
 from directory_svc.services.rate_limits import RateLimited, RateLimits
-from directory_svc.storage.access_log import AccessLog, AccessRecord
+from directory_svc.storage.access_log import AccessLog
 from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.feeds import PublisherRepository
 from directory_svc.storage.ledger import FeedLedger

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from directory_svc.domain.access import AccessRecord
 from directory_svc.storage.documents import Document
 
-
-@dataclass(frozen=True, slots=True)
-class AccessRecord:
-    """Who read what, when, through which operation, for which purpose."""
-
-    at: datetime
-    agent: str
-    role: str
-    operation: str
-    purpose: str
-    listing_id: str | None = None
-    account_id: str | None = None
-    flagged: bool = False
+__all__ = ["AccessLog", "AccessRecord"]
 
 
 class AccessLog:
@@ -46,13 +34,20 @@ class AccessLog:
         if records:
             await self._col.insert_many(
                 [
-                    {"at": r.at, "agent": r.agent, "role": r.role, "op": r.operation,
-                     "purpose": r.purpose, "listing": r.listing_id, "account": r.account_id,
-                     "flagged": r.flagged}
+                    {
+                        "at": r.at,
+                        "agent": r.agent,
+                        "role": r.role,
+                        "op": r.operation,
+                        "purpose": r.purpose,
+                        "listing": r.listing_id,
+                        "account": r.account_id,
+                        "flagged": r.flagged,
+                    }
                     for r in records
                 ],
                 ordered=True,
-            )  # fmt: skip
+            )
 
     async def query(
         self,
@@ -75,7 +70,15 @@ class AccessLog:
             query["at"] = {k: v for k, v in (("$gte", since), ("$lt", until)) if v is not None}
         cursor = self._col.find(query).sort("at", DESCENDING).limit(limit)
         return [
-            AccessRecord(d["at"], d["agent"], d["role"], d["op"], d["purpose"], d.get("listing"),
-                         d.get("account"), d.get("flagged", False))
+            AccessRecord(
+                d["at"],
+                d["agent"],
+                d["role"],
+                d["op"],
+                d["purpose"],
+                d.get("listing"),
+                d.get("account"),
+                d.get("flagged", False),
+            )
             async for d in cursor
-        ]  # fmt: skip
+        ]

@@ -3,35 +3,29 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from directory_svc.domain.data_queries import DataQuery, ReportStatus
 from directory_svc.storage.documents import Document
 
-
-@dataclass(frozen=True, slots=True)
-class DataQuery:
-    """One report about one entry."""
-
-    id: str
-    publisher_id: str
-    entry_id: str
-    message: str
-    created_at: datetime
-    status: str = "open"
-    resolution: str | None = None
-    closed_by: str | None = None
-    closed_at: datetime | None = None
+__all__ = ["DataQueries", "DataQuery"]
 
 
 def _query(d: Document) -> DataQuery:
     return DataQuery(
-        d["_id"], d["pub"], d["entry"], d["message"], d["created_at"], d["status"],
-        d.get("resolution"), d.get("closed_by"), d.get("closed_at"),
-    )  # fmt: skip
+        id=d["_id"],
+        publisher_id=d["pub"],
+        entry_id=d["entry"],
+        message=d["message"],
+        created_at=d["created_at"],
+        status=ReportStatus(d["status"]),
+        resolution=d.get("resolution"),
+        closed_by=d.get("closed_by"),
+        closed_at=d.get("closed_at"),
+    )
 
 
 class DataQueries:
@@ -47,8 +41,14 @@ class DataQueries:
 
     async def open(self, publisher_id: str, entry_id: str, message: str, at: datetime) -> DataQuery:
         """Record a new report."""
-        doc = {"_id": uuid.uuid4().hex, "pub": publisher_id, "entry": entry_id,
-               "message": message, "created_at": at, "status": "open"}  # fmt: skip
+        doc = {
+            "_id": uuid.uuid4().hex,
+            "pub": publisher_id,
+            "entry": entry_id,
+            "message": message,
+            "created_at": at,
+            "status": ReportStatus.OPEN.value,
+        }
         await self._col.insert_one(doc)
         return _query(doc)
 
@@ -64,13 +64,20 @@ class DataQueries:
 
     async def open_for_entry(self, entry_id: str) -> list[DataQuery]:
         """Open reports about an entry."""
-        return [_query(d) async for d in self._col.find({"entry": entry_id, "status": "open"})]
+        return [
+            _query(d)
+            async for d in self._col.find({"entry": entry_id, "status": ReportStatus.OPEN.value})
+        ]
 
     async def close(self, query_id: str, resolution: str, agent: str, at: datetime) -> bool:
         """Close a report with its resolution; False when unknown or already closed."""
+        closed = {
+            "status": ReportStatus.CLOSED.value,
+            "resolution": resolution,
+            "closed_by": agent,
+            "closed_at": at,
+        }
         result = await self._col.update_one(
-            {"_id": query_id, "status": "open"},
-            {"$set": {"status": "closed", "resolution": resolution, "closed_by": agent,
-                      "closed_at": at}},
-        )  # fmt: skip
+            {"_id": query_id, "status": ReportStatus.OPEN.value}, {"$set": closed}
+        )
         return result.modified_count == 1

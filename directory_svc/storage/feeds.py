@@ -44,6 +44,7 @@ def _publisher_doc(p: Publisher) -> Document:
         "numbers": p.number_format.value,
         "schedule": p.schedule,
         "recipient": p.recipient,
+        "ack_key": p.ack_key,
         "active": p.active,
         "v": p.version,
         "sftp": None
@@ -77,6 +78,7 @@ def _publisher(doc: Document) -> Publisher:
         number_format=NumberFormat(doc["numbers"]),
         schedule=doc["schedule"],
         recipient=doc.get("recipient"),
+        ack_key=doc.get("ack_key"),
         active=doc["active"],
         version=doc.get("v", 1),
         sftp=None

@@ -39,6 +39,8 @@ class SentEntry:
     initial_key: str
     name_key: str
     sequence: int = 0
+    public: str = ""
+    """The record's public hash (``exporters.digest``); empty for rows written before."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +79,18 @@ class FeedLedger:
 
     @staticmethod
     def _row(s: SentEntry) -> Document:
-        return {"_id": s.entry_id, "h": s.digest, "hi": s.initial_key, "hn": s.name_key,
-                "seq": s.sequence}  # fmt: skip
+        return {
+            "_id": s.entry_id,
+            "h": s.digest,
+            "hi": s.initial_key,
+            "hn": s.name_key,
+            "seq": s.sequence,
+            "p": s.public,
+        }
 
     @staticmethod
     def _entry(d: Document) -> SentEntry:
-        return SentEntry(d["_id"], d["h"], d["hi"], d["hn"], d.get("seq", 0))
+        return SentEntry(d["_id"], d["h"], d["hi"], d["hn"], d.get("seq", 0), d.get("p", ""))
 
     async def head(self, publisher_id: str) -> LedgerHead | None:
         """The publisher's current generation, or ``None`` before its first full feed."""
@@ -106,6 +114,16 @@ class FeedLedger:
         """Every current row of the publisher: entry id → digest (for a reconciliation)."""
         rows = self._rows(publisher_id, head.generation)
         return {d["_id"]: d["h"] async for d in rows.find({}, {"h": 1}, batch_size=5000)}
+
+    async def public_hashes(self, publisher_id: str) -> list[tuple[str, str]] | None:
+        """Every current row as ``(entry id, public hash)``: what the publisher must hold
+        (``None`` before its first feed, or when a row predates public hashes)."""
+        head = await self.head(publisher_id)
+        if head is None:
+            return None
+        rows = self._rows(publisher_id, head.generation)
+        pairs = [(d["_id"], d.get("p", "")) async for d in rows.find({}, {"p": 1}, batch_size=5000)]
+        return None if any(not p for _, p in pairs) else pairs
 
     async def apply(
         self,

@@ -39,9 +39,19 @@ async def purge(repo: ListingRepository, listing_id: str, change: Change) -> boo
     marker = {"purged": True}
     digest = chain_hash(key, prev, version + 1, change, at, {}, marker)
     rewritten.append(
-        HistoryEntry(version + 1, change.change_id, at, change.provenance, change.reason,
-                     False, {}, marker, prev, digest)
-    )  # fmt: skip
+        HistoryEntry(
+            version + 1,
+            change.change_id,
+            at,
+            change.provenance,
+            change.reason,
+            False,
+            {},
+            marker,
+            prev,
+            digest,
+        )
+    )
     sealed = [codec.entry(listing_id, e) for e in rewritten]
     # The older entries go (back) to the archive first: if the write below loses to
     # another writer, the next purge re-chains everything again from the archive.

@@ -11,6 +11,7 @@ from pymongo import AsyncMongoClient, monitoring
 from directory_svc.config import Settings
 from directory_svc.storage.access_log import AccessLog
 from directory_svc.storage.accounts import AccountRepository
+from directory_svc.storage.acks import FeedAcks
 from directory_svc.storage.client import create_client, ping
 from directory_svc.storage.crypto import Cipher
 from directory_svc.storage.data_queries import DataQueries
@@ -40,6 +41,7 @@ class Storage:
     access_log: AccessLog
     data_queries: DataQueries
     counters: RateCounters
+    acks: FeedAcks
 
     async def close(self) -> None:
         """Close the database client."""
@@ -67,6 +69,7 @@ async def open_storage(
         slots = ExportSlots(db)
         access_log = AccessLog(db)
         data_queries = DataQueries(db)
+        acks = FeedAcks(db)
         if indexes:
             await listings.ensure_indexes()
             await accounts.ensure_indexes()
@@ -74,6 +77,7 @@ async def open_storage(
             await slots.ensure_indexes()
             await access_log.ensure_indexes()
             await data_queries.ensure_indexes()
+            await acks.ensure_indexes()
     except BaseException:
         await client.close()
         raise
@@ -90,4 +94,5 @@ async def open_storage(
         access_log=access_log,
         data_queries=data_queries,
         counters=RateCounters(db),
+        acks=acks,
     )

@@ -1,0 +1,88 @@
+"""A publisher acknowledges a feed it applied: checked against the ledger, then recorded.
+
+The acknowledgement (docs/feed-format.md) is signed with the publisher's own Ed25519 key,
+registered with its profile (``publisher update ID --ack-key FILE``). Its copy digest is
+compared with what the ledger said the publisher must hold once it applied that feed
+(``ExportRun.holds_digest``, computed when the feed was recorded).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from directory_svc import clock
+from directory_svc.domain.errors import DomainError, NotFound
+from directory_svc.domain.exports import Acknowledgement, AckStatus, RunStatus
+from directory_svc.domain.publishers import is_feed_folder_of
+from directory_svc.storage.acks import FeedAcks
+from directory_svc.storage.export_runs import ExportRuns
+from directory_svc.storage.feeds import PublisherRepository
+from exporters.acks import AckRefused, ack_public_key, verified_ack
+from exporters.applier import manifest_hash
+
+
+class AckRejected(DomainError):
+    """The acknowledgement cannot be accepted (the message says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedAck:
+    """An acknowledgement as a publisher posted it for one of its feed folders."""
+
+    publisher_id: str
+    folder: str
+    body: Any
+
+
+async def receive_ack(
+    *,
+    publishers: PublisherRepository,
+    runs: ExportRuns,
+    acks: FeedAcks,
+    feeds_dir: Path,
+    received: ReceivedAck,
+) -> Acknowledgement:
+    """Check and record an acknowledgement; ``NotFound`` for a folder that is not one of
+    the publisher's published feeds, ``AckRejected`` for a bad acknowledgement."""
+    publisher_id, folder = received.publisher_id, received.folder
+    if not is_feed_folder_of(publisher_id, folder):
+        raise NotFound("feed")
+    run = await runs.get(publisher_id, int(folder.rsplit("-", 2)[1]))
+    if run is None or run.folder != folder or not (feeds_dir / folder).is_dir():
+        raise NotFound("feed")
+    publisher = await publishers.get(publisher_id)
+    if publisher is None or publisher.ack_key is None:
+        raise AckRejected("no acknowledgement key is registered for this publisher")
+    try:
+        ack = verified_ack(received.body, ack_public_key(publisher.ack_key))
+    except AckRefused as exc:
+        raise AckRejected(str(exc)) from None
+    if ack["publisher"] != publisher_id or ack["sequence"] != run.seq:
+        raise AckRejected("the acknowledgement names another publisher or feed")
+    signed = json.loads((feeds_dir / folder / "manifest.json").read_text(encoding="utf-8"))
+    if ack["manifest_sha256"] != manifest_hash(signed["manifest"]):
+        raise AckRejected("manifest_sha256 is not the hash of this feed's manifest")
+    latest = await acks.latest(publisher_id)
+    expected = run.holds_digest if run.status is RunStatus.SUCCEEDED else None
+    if latest is not None and latest.sequence > run.seq:
+        status = AckStatus.LATE
+    elif expected is None:
+        status = AckStatus.UNVERIFIABLE
+    elif ack["copy_digest"] == expected:
+        status = AckStatus.MATCHED
+    else:
+        status = AckStatus.MISMATCH
+    recorded = Acknowledgement(
+        publisher_id=publisher_id,
+        sequence=run.seq,
+        status=status,
+        received_at=clock.now(),
+        copy_digest=ack["copy_digest"],
+        expected_digest=expected,
+        signed=received.body,
+    )
+    await acks.record(recorded)
+    return recorded
