@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
+from directory_svc import clock
 from directory_svc.api.auth import TokenVerifier, Unauthenticated
 from directory_svc.api.context import PRINCIPAL, RESOURCES, Resources
 from directory_svc.api.edge import Admission
@@ -30,6 +31,7 @@ from directory_svc.config import Settings
 from directory_svc.domain.access import Role
 from directory_svc.observability import Metrics
 from directory_svc.services.dependencies import Services
+from directory_svc.services.propagation import pending_optouts
 from directory_svc.services.publishers import may_act
 from directory_svc.storage.client import DatabaseUnreachable, ping
 from directory_svc.storage.setup import Storage, open_storage
@@ -107,9 +109,31 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text exposition of this process's metrics."""
+    """Prometheus text exposition of this process's metrics (the unacknowledged opt-out
+    ages are read from the database at each scrape)."""
+    await _refresh_optout_ages(request.app)
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _refresh_optout_ages(app: web.Application) -> None:
+    """Set the oldest unacknowledged opt-out age of every active publisher."""
+    services, gauge = app[RESOURCES].services, app[METRICS].unacknowledged_optout_age
+    try:
+        pending = await pending_optouts(
+            publishers=services.publishers,
+            runs=services.runs,
+            acks=services.acks,
+            now=clock.now(),
+        )
+        active = [p.id for p in await services.publishers.all() if p.active]
+    except PyMongoError:
+        app[METRICS].db_errors.labels("metrics").inc()
+        return
+    gauge.clear()
+    for publisher_id in active:
+        ages = [p.age.total_seconds() for p in pending if p.publisher_id == publisher_id]
+        gauge.labels(publisher_id).set(max(ages, default=0.0))
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

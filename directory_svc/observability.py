@@ -10,7 +10,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _MAX_OPERATION_LABELS = 200
@@ -38,6 +38,31 @@ class Metrics:
             "directory_database_errors",
             "Database errors seen by the service, by error type.",
             ["kind"],
+            registry=self.registry,
+        )
+        self.optout_propagation = Histogram(
+            "directory_optout_propagation_seconds",
+            "From a subscriber's opt-out to the publisher's acknowledgement of the feed that "
+            "carried it (the feed's oldest opt-out), by publisher.",
+            ["publisher"],
+            buckets=(
+                60,
+                300,
+                900,
+                3600,
+                3 * 3600,
+                6 * 3600,
+                12 * 3600,
+                86400,
+                2 * 86400,
+                7 * 86400,
+            ),
+            registry=self.registry,
+        )
+        self.unacknowledged_optout_age = Gauge(
+            "directory_unacknowledged_optout_age_seconds",
+            "Age of the oldest opt-out a publisher has not acknowledged yet (0: none pending).",
+            ["publisher"],
             registry=self.registry,
         )
         self._operations: set[str] = set()

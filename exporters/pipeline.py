@@ -257,6 +257,8 @@ async def _run(
         finished_at=now_ms(),
         counts=dict(result.counts),
         folder=result.folder.name,
+        optouts=result.optouts,
+        oldest_optout_at=result.oldest_optout,
     )
     await ctx.runs.finish(publisher.id, seq, done)
     return result

@@ -51,6 +51,24 @@ class ExportResult:
     counts: Counter[str] = field(default_factory=Counter)
     delivered: list[str] = field(default_factory=list)
     delivery_error: str | None = None
+    optouts: int = 0
+    """Entries this feed carries because their subscriber opted out (issue 15)."""
+    oldest_optout: datetime | None = None
+    """When the oldest of those opt-outs was made."""
+
+    def note_optout(self, at: datetime | None) -> None:
+        """Count one opt-out this feed carries, made at ``at``."""
+        if at is None:
+            return
+        self.optouts += 1
+        if self.oldest_optout is None or at < self.oldest_optout:
+            self.oldest_optout = at
+
+
+OPT_OUT_REASONS = frozenset(
+    {"unlisted", "terminated", "reverse_lookup_excluded", "mobile_without_consent"}
+)
+"""Why an entry leaves a list because of its subscriber (not the publisher's profile)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +85,15 @@ class ExportContext:
 def _digest(listings: ListingRepository, values: dict[str, Any]) -> str:
     text = json.dumps(values, sort_keys=True, ensure_ascii=False, default=str)
     return listings.codec.cipher.blind_index("feed", text)
+
+
+def _masks(projection: Projection) -> bool:
+    """Whether the record carries one of the subscriber's masking or opposition choices."""
+    record = projection.record
+    if record is None:
+        return False
+    f = record.flags
+    return f.initial_only or f.no_gender or f.no_street or f.no_reverse_lookup or f.no_marketing
 
 
 def _reason(projection: Projection) -> str:
@@ -175,7 +202,7 @@ async def reconcile_feed(
         entry = item.listing.id
         if item.values is None:
             if held.pop(entry, None) is not None:
-                _delete(writer, result, entry, _reason(item.projection))
+                _delete(writer, result, entry, _reason(item.projection), item.listing.updated_at)
             continue
         digest = _digest(ctx.listings, item.values)
         if held.pop(entry, None) != digest:
@@ -192,10 +219,18 @@ def _sent(
     return SentRecord(digest, initial_key, name_key, record_hash(values, cols))
 
 
-def _delete(writer: FeedWriter, result: ExportResult, entry: str, reason: str) -> None:
+def _delete(
+    writer: FeedWriter,
+    result: ExportResult,
+    entry: str,
+    reason: str,
+    changed_at: datetime | None = None,
+) -> None:
     writer.delete(entry, reason)
     result.counts["delete"] += 1
     result.counts[f"delete_{reason}"] += 1
+    if reason in OPT_OUT_REASONS:
+        result.note_optout(changed_at)
 
 
 async def delta_feed(
@@ -231,7 +266,7 @@ async def delta_feed(
         previous = sent_before.get(listing.id)
         if projection.record is None:
             if previous is not None:
-                _delete(writer, result, listing.id, _reason(projection))
+                _delete(writer, result, listing.id, _reason(projection), listing.updated_at)
                 journal.deleted(listing.id)
             continue
         values = record_values(projection.record, publisher.number_format)
@@ -239,6 +274,8 @@ async def delta_feed(
         if previous is None or previous.digest != digest:
             writer.upsert(values)
             result.counts["upsert"] += 1
+            if listing.id in changed and _masks(projection):
+                result.note_optout(listing.updated_at)  # a masking choice, carried again
             hi, hn = ctx.listings.codec.homonym_keys(listing)
             journal.sent(listing.id, _sent(digest, hi, hn, values, cols))
     if progress:

@@ -24,7 +24,7 @@ from exporters.applier import ApplyRefused, apply_feed, sign_ack
 from exporters.digest import copy_digest, record_hash
 from exporters.formats import columns
 from exporters.manifest import canonical, load_public_key
-from tests.conftest import token
+from tests.conftest import operations, run_operation, token
 from tests.r10_helpers import crm_row, fresh_full, import_rows
 from tests.test_cli_serve import run_cli
 from tests.test_r10_findings import _subscriber_choices
@@ -177,3 +177,54 @@ async def test_acknowledgements_are_checked_against_the_ledger(
     assert resp.status == 404
     recorded = await storage.acks.for_publisher("pub")
     assert [(a.sequence, a.status) for a in recorded] == [(delta.seq, "mismatch"), (1, "late")]
+
+
+async def test_an_unlisting_waits_in_the_alert_until_its_feed_is_acknowledged(
+    aiohttp_client: Any, storage: Storage, settings: Settings, keys_dir: Path, tmp_path: Path
+) -> None:
+    out, state = tmp_path / "feeds", tmp_path / "state"
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    profile = PublisherProfile("pub", PublisherKind.DIRECTORY)
+    await add_publisher(storage.publishers, Publisher(profile, "Éditeur", ack_key=public.decode()))
+    await import_rows(storage, [crm_row(n, listed="true") for n in range(3)])
+    api = await aiohttp_client(create_app(replace(settings, feeds_dir=out)))
+    bearer = {"Authorization": f"Bearer {token(settings, Role.PUBLISHER, publisher_id='pub')}"}
+    admin = token(settings, Role.ADMIN)
+    query = operations("admin")
+
+    async def acknowledge(folder: Path) -> str:
+        applied = _apply(folder, state, keys_dir, ack_key=key)
+        resp = await api.post(f"/feeds/{folder.name}/ack", json=applied.ack, headers=bearer)
+        return str((await resp.json())["status"])
+
+    async def pending() -> tuple[list[Any], str]:
+        body = await run_operation(
+            api, query, "UnacknowledgedOptOuts", {"olderThanHours": 0}, admin
+        )
+        metrics = await (await api.get("/metrics")).text()
+        gauge = next(
+            line for line in metrics.splitlines()
+            if line.startswith('directory_unacknowledged_optout_age_seconds{publisher="pub"}')
+        )  # fmt: skip
+        return body["data"]["unacknowledgedOptOuts"], gauge
+
+    assert await acknowledge((await export_now(storage, keys_dir, "pub", out)).folder) == "matched"
+    assert (await pending())[0] == []
+
+    await _subscriber_choices(storage, "crm-0001", listed=False)
+    delta = await export_now(storage, keys_dir, "pub", out)
+    waiting, gauge = await pending()
+    assert [(p["publisherId"], p["sequence"], p["optOuts"]) for p in waiting] == [
+        ("pub", delta.seq, 1)
+    ]
+    assert float(gauge.rsplit(" ", 1)[1]) > 0
+
+    assert await acknowledge(delta.folder) == "matched"
+    waiting, gauge = await pending()
+    assert waiting == []
+    assert float(gauge.rsplit(" ", 1)[1]) == 0
+    metrics = await (await api.get("/metrics")).text()
+    assert 'directory_optout_propagation_seconds_count{publisher="pub"} 1.0' in metrics

@@ -152,3 +152,55 @@ async def test_form_saves_choices_shows_preview_and_conflicts(
     await page.screenshot(path=SHOTS / "04-english.png", full_page=True)
     assert page.errors == []
     assert stale.errors == []
+
+
+async def test_the_form_shows_how_many_publishers_acknowledged_the_choices(
+    api: TestClient, storage: Storage, settings: Settings, browser: Any, tmp_path: Path,
+    keys_dir: Path,
+) -> None:  # fmt: skip
+    """Issue 15: after two publishers' feeds, one acknowledged, the subscriber reads "1 of 2"."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from directory_svc.domain.publishers import Publisher, PublisherKind, PublisherProfile
+    from directory_svc.services.acknowledgements import ReceivedAck, receive_ack
+    from directory_svc.services.publishers import add_publisher, export_now
+    from exporters.applier import apply_feed
+    from exporters.manifest import load_public_key
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await seed_listings(storage.listings, 5, seed=8, accounts=storage.accounts)
+    target = next(iter(demo_listings(5, seed=8)))
+    key = Ed25519PrivateKey.generate()
+    pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    out = tmp_path / "feeds"
+    for pid, kind in (
+        ("pages", PublisherKind.DIRECTORY),
+        ("renseignements", PublisherKind.ENQUIRY),
+    ):
+        profile = PublisherProfile(pid, kind)
+        await add_publisher(storage.publishers, Publisher(profile, pid, ack_key=pem))
+        feed = await export_now(storage, keys_dir, pid, out)
+        if pid == "pages":  # only this one applies its feed and acknowledges it
+            applied = apply_feed(
+                feed.folder, tmp_path / pid,
+                operator_key=load_public_key(keys_dir / "signing.pub"), ack_key=key,
+            )  # fmt: skip
+            receipt = await receive_ack(
+                publishers=storage.publishers, runs=storage.runs, acks=storage.acks,
+                feeds_dir=out, received=ReceivedAck(pid, feed.folder.name, applied.ack),
+            )  # fmt: skip
+            assert receipt.ack.status.value == "matched"
+    bearer = token(settings, Role.CUSTOMER, account_id=target.account_id)
+    page = await _open(browser, str(api.server.make_url("/preferences")) + f"#token={bearer}")
+    note = page.locator(f"#listing-{target.id} .acknowledged")
+    await note.get_by_text("pris en compte par 1 éditeur sur 2", exact=False).wait_for()
+    text = await note.inner_text()
+    assert "pages" not in text
+    assert "renseignements" not in text  # no publisher is named
+    await page.screenshot(path=SHOTS / "05-acknowledged.png", full_page=True)
+    assert page.errors == []

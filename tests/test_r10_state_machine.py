@@ -453,13 +453,13 @@ class R10Machine(RuleBasedStateMachine):
         assert last is not None, "a successful export published no folder"
         assert last.copy_digest == expected, "the applier's copy is not a fresh full feed"
         received = ReceivedAck(pid, folders[-1].name, last.ack)
-        ack = self.run(
+        receipt = self.run(
             receive_ack(
                 publishers=self.storage.publishers, runs=self.storage.runs,
                 acks=self.storage.acks, feeds_dir=self.out, received=received,
             )
         )  # fmt: skip
-        assert ack.status is AckStatus.MATCHED, ack.status
+        assert receipt.ack.status is AckStatus.MATCHED, receipt.ack.status
 
     @invariant()
     def count_steps(self) -> None:

@@ -78,7 +78,7 @@ async def post_ack(request: web.Request) -> web.Response:
     services = request.app[RESOURCES].services
     received = ReceivedAck(publisher_id, request.match_info["folder"], body)
     try:
-        ack = await receive_ack(
+        receipt = await receive_ack(
             publishers=services.publishers,
             runs=services.runs,
             acks=services.acks,
@@ -89,4 +89,8 @@ async def post_ack(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="no such feed") from None
     except AckRejected as exc:
         return web.json_response(error_body("ACK_REJECTED", str(exc)), status=400)
+    metrics = request.app[RESOURCES].metrics
+    for seconds in receipt.propagation_s:
+        metrics.optout_propagation.labels(receipt.ack.publisher_id).observe(seconds)
+    ack = receipt.ack
     return web.json_response({"sequence": ack.sequence, "status": ack.status.value})

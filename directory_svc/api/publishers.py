@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
 
+from directory_svc import clock
 from directory_svc.api.context import Context
 from directory_svc.api.permissions import IsAdmin
 from directory_svc.api.problems import NotFoundProblem, ValidationProblem
 from directory_svc.domain import publishers as dom
 from directory_svc.domain.errors import AlreadyExists, NotFound, ValidationError, VersionConflict
 from directory_svc.services import publishers as service
+from directory_svc.services.propagation import pending_optouts
 
 
 @strawberry.enum(description="What a publisher does with the list.")
@@ -148,12 +150,48 @@ class ExportRun:
     deletes: int = strawberry.field(description="Entries removed.")
 
 
+@strawberry.type(description="A feed carrying opt-outs that its publisher has not acknowledged.")
+class PendingOptOutsType:
+    publisher_id: str
+    sequence: int = strawberry.field(description="The feed's sequence number.")
+    opt_outs: int = strawberry.field(description="Opt-outs the feed carries.")
+    oldest_change_at: datetime = strawberry.field(description="When the oldest was made.")
+    age_hours: float = strawberry.field(description="How long it has been waiting.")
+
+
 @strawberry.type
 class PublisherQueries:
     @strawberry.field(description="Every registered publisher.", permission_classes=[IsAdmin])
     async def publishers(self, info: Info[Context, None]) -> list[PublisherType]:
         found = await service.list_publishers(info.context.resources.services.publishers)
         return [PublisherType.from_domain(p) for p in found]
+
+    @strawberry.field(
+        description="Feeds carrying subscribers' opt-outs that their publisher has not "
+        "acknowledged for at least `olderThanHours` (default 24): the operator's alert.",
+        permission_classes=[IsAdmin],
+    )
+    async def unacknowledged_opt_outs(
+        self, info: Info[Context, None], older_than_hours: float = 24.0
+    ) -> list[PendingOptOutsType]:
+        services = info.context.resources.services
+        pending = await pending_optouts(
+            publishers=services.publishers,
+            runs=services.runs,
+            acks=services.acks,
+            now=clock.now(),
+            older_than=timedelta(hours=max(0.0, older_than_hours)),
+        )
+        return [
+            PendingOptOutsType(
+                publisher_id=p.publisher_id,
+                sequence=p.sequence,
+                opt_outs=p.optouts,
+                oldest_change_at=p.oldest_change_at,
+                age_hours=round(p.age.total_seconds() / 3600, 2),
+            )
+            for p in pending
+        ]
 
     @strawberry.field(description="A publisher's latest export runs.", permission_classes=[IsAdmin])
     async def export_runs(

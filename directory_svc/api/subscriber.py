@@ -93,6 +93,19 @@ class ListingPreview:
         )
 
 
+@strawberry.type(
+    description="How many active publishers acknowledged a feed that includes the listing's "
+    "current state (choices included), out of how many; publishers are not named."
+)
+class ListingAcknowledgement:
+    listing_id: strawberry.ID
+    acknowledged: int
+    publishers: int
+    last_acknowledged_at: datetime | None = strawberry.field(
+        description="The last such acknowledgement, if any."
+    )
+
+
 @strawberry.type(name="Me", description="The signed-in subscriber's account.")
 class MeType:
     account_id: str = strawberry.field(description="The account.")
@@ -103,6 +116,9 @@ class MeType:
     )
     accesses: list[AccessRecordType] = strawberry.field(
         description="Who at the operator looked at this account's data, newest first."
+    )
+    acknowledgements: list[ListingAcknowledgement] = strawberry.field(
+        description="Per listing, how many publishers acknowledged its current state."
     )
 
 
@@ -175,13 +191,22 @@ class SubscriberQueries:
     @strawberry.field(description="The signed-in subscriber.", permission_classes=[IsSubscriber])
     async def me(self, info: Info[Context, None]) -> MeType:
         who, services = _who(info), info.context.resources.services
-        mine = await my_data.my_overview(services.listings, services.access_log, who=who)
+        mine = await my_data.my_overview(services, who=who)
         return MeType(
             account_id=who.account_id or "",
             notice_version=NOTICE_VERSION,
             listings=[ListingType.from_domain(i) for i in mine.listings],
             previews=[ListingPreview.from_domain(p) for p in mine.previews],
             accesses=[AccessRecordType.from_record(r) for r in mine.accesses],
+            acknowledgements=[
+                ListingAcknowledgement(
+                    listing_id=strawberry.ID(item.id),
+                    acknowledged=a.acknowledged,
+                    publishers=a.publishers,
+                    last_acknowledged_at=a.last_acknowledged_at,
+                )
+                for item, a in zip(mine.listings, mine.acknowledgements, strict=True)
+            ],
         )
 
     @strawberry.field(

@@ -50,6 +50,10 @@ class ExportRun:
     delivered_at: datetime | None = None
     holds_digest: str | None = None
     """The digest of what the publisher holds once it applied this feed (None: unknown)."""
+    optouts: int = 0
+    """Entries the feed carries because their subscriber opted out."""
+    oldest_optout_at: datetime | None = None
+    """When the oldest of those opt-outs was made."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,8 @@ class RunOutcome:
     delivered_at: datetime | None = None
     recovered_at: datetime | None = None
     holds_digest: str | None = None
+    optouts: int | None = None
+    oldest_optout_at: datetime | None = None
 
 
 class AttemptStatus(StrEnum):

@@ -17,6 +17,7 @@ from directory_svc import clock
 from directory_svc.domain.errors import DomainError, NotFound
 from directory_svc.domain.exports import Acknowledgement, AckStatus, RunStatus
 from directory_svc.domain.publishers import is_feed_folder_of
+from directory_svc.services.propagation import APPLIED
 from directory_svc.storage.acks import FeedAcks
 from directory_svc.storage.export_runs import ExportRuns
 from directory_svc.storage.feeds import PublisherRepository
@@ -26,6 +27,15 @@ from exporters.applier import manifest_hash
 
 class AckRejected(DomainError):
     """The acknowledgement cannot be accepted (the message says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AckReceipt:
+    """The acknowledgement as recorded, and the opt-outs it showed applied: for each feed
+    it newly covers, the seconds from the feed's oldest opt-out to now."""
+
+    ack: Acknowledgement
+    propagation_s: list[float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +54,7 @@ async def receive_ack(
     acks: FeedAcks,
     feeds_dir: Path,
     received: ReceivedAck,
-) -> Acknowledgement:
+) -> AckReceipt:
     """Check and record an acknowledgement; ``NotFound`` for a folder that is not one of
     the publisher's published feeds, ``AckRejected`` for a bad acknowledgement."""
     publisher_id, folder = received.publisher_id, received.folder
@@ -66,6 +76,7 @@ async def receive_ack(
     if ack["manifest_sha256"] != manifest_hash(signed["manifest"]):
         raise AckRejected("manifest_sha256 is not the hash of this feed's manifest")
     latest = await acks.latest(publisher_id)
+    covered = await acks.applied_up_to(publisher_id, APPLIED)
     expected = run.holds_digest if run.status is RunStatus.SUCCEEDED else None
     if latest is not None and latest.sequence > run.seq:
         status = AckStatus.LATE
@@ -85,4 +96,10 @@ async def receive_ack(
         signed=received.body,
     )
     await acks.record(recorded)
-    return recorded
+    propagation: list[float] = []
+    if status in APPLIED and run.seq > covered:
+        for carried in await runs.with_optouts_after(publisher_id, covered):
+            if carried.seq <= run.seq and carried.oldest_optout_at is not None:
+                age = recorded.received_at - carried.oldest_optout_at
+                propagation.append(age.total_seconds())
+    return AckReceipt(recorded, propagation)

@@ -55,6 +55,19 @@ class FeedAcks:
         doc = await self._col.find_one({"pub": publisher_id}, sort=[("seq", DESCENDING)])
         return None if doc is None else _ack(doc)
 
+    async def get(self, publisher_id: str, sequence: int) -> Acknowledgement | None:
+        """The acknowledgement of one feed, if any."""
+        doc = await self._col.find_one({"_id": f"{publisher_id}:{sequence:08d}"})
+        return None if doc is None else _ack(doc)
+
+    async def applied_up_to(self, publisher_id: str, statuses: tuple[AckStatus, ...]) -> int:
+        """The highest sequence the publisher acknowledged with one of ``statuses`` (0: none)."""
+        doc = await self._col.find_one(
+            {"pub": publisher_id, "status": {"$in": [s.value for s in statuses]}},
+            sort=[("seq", DESCENDING)],
+        )
+        return 0 if doc is None else int(doc["seq"])
+
     async def for_publisher(self, publisher_id: str) -> list[Acknowledgement]:
         """Every acknowledgement of a publisher, newest sequence first."""
         cursor = self._col.find({"pub": publisher_id}).sort("seq", DESCENDING)

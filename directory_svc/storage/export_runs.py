@@ -71,6 +71,8 @@ def _run(doc: Document) -> ExportRun:
         ledger_pending=bool(doc.get("ledger_pending", False)),
         delivered_at=doc.get("delivered_at"),
         holds_digest=doc.get("holds"),
+        optouts=int(doc.get("optouts", 0)),
+        oldest_optout_at=doc.get("oldest_optout"),
     )
 
 
@@ -84,7 +86,7 @@ _OUTCOME_FIELDS = (
     "delivered_at",
     "recovered_at",
 )
-_STORED_AS = {"holds_digest": "holds"}
+_STORED_AS = {"holds_digest": "holds", "optouts": "optouts", "oldest_optout_at": "oldest_optout"}
 
 
 def _outcome(outcome: RunOutcome) -> Document:
@@ -203,6 +205,18 @@ class ExportRuns:
         """Successful runs not yet pushed to the publisher, oldest first."""
         cursor = self._col.find(
             {"pub": publisher_id, "status": RunStatus.SUCCEEDED.value, "delivered_at": None}
+        ).sort("seq", ASCENDING)
+        return [_run(d) async for d in cursor]
+
+    async def with_optouts_after(self, publisher_id: str, seq: int) -> list[ExportRun]:
+        """Successful runs after ``seq`` that carried opt-outs, oldest first."""
+        cursor = self._col.find(
+            {
+                "pub": publisher_id,
+                "seq": {"$gt": seq},
+                "status": RunStatus.SUCCEEDED.value,
+                "optouts": {"$gt": 0},
+            }
         ).sort("seq", ASCENDING)
         return [_run(d) async for d in cursor]
 

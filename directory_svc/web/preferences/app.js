@@ -263,6 +263,7 @@ function renderListing(listing) {
   renderChoices(section, listing);
   renderContent(section, listing);
   renderPreview(section, state.previews[listing.id]);
+  renderAcknowledged(section, listing);
   $("form.choices", section).addEventListener("submit", (e) => { e.preventDefault(); saveChoices(section, listing.id); });
   $("form.content", section).addEventListener("submit", (e) => { e.preventDefault(); saveContent(section, listing.id); });
   $(".add-extra", section).addEventListener("click", () => {
@@ -276,9 +277,24 @@ function renderListing(listing) {
 
 function current(id) { return state.me.listings.find((l) => l.id === id); }
 
+// How many publishers acknowledged the listing's current state (publishers are not named).
+function renderAcknowledged(section, listing) {
+  const ack = (state.me.acknowledgements || []).find((a) => a.listingId === listing.id);
+  const el = $(".acknowledged", section);
+  if (!ack || ack.publishers === 0) { el.hidden = true; return; }
+  const at = ack.lastAcknowledgedAt
+    ? new Date(ack.lastAcknowledgedAt).toLocaleString(state.lang === "fr" ? "fr-FR" : "en-GB")
+    : null;
+  el.textContent = t().acknowledged(ack.acknowledged, ack.publishers, at);
+  el.hidden = false;
+}
+
 function replaceListing(listing, message, isAlarm) {
   const i = state.me.listings.findIndex((l) => l.id === listing.id);
   state.me.listings[i] = listing;
+  // A new state of the listing: no publisher has acknowledged it yet.
+  const ack = (state.me.acknowledgements || []).find((a) => a.listingId === listing.id);
+  if (ack) ack.acknowledged = 0;
   const old = $(`#listing-${CSS.escape(listing.id)}`);
   const focusId = document.activeElement && document.activeElement.id;
   old.replaceWith(renderListing(listing));

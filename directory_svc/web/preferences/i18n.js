@@ -45,6 +45,9 @@ export const TEXTS = {
     fields: { firstName: "Prénom tel qu'il doit apparaître", profession: "Profession ou activité", mention: "Mention complémentaire (30 caractères)", email: "Adresse e-mail à publier", businessNames: "Raison sociale" },
     numbersLegend: "Numéros affichés",
     numberInDirectories: "publié dans les annuaires",
+    acknowledged: (n, m, at) => m === 0 ? "" :
+      `Vos choix actuels ont été pris en compte par ${n} éditeur${n > 1 ? "s" : ""} sur ${m}` +
+      (at ? ` (dernier accusé de réception le ${at}).` : "."),
     numberNotInDirectories: "non publié",
     extraLegend: "Autres utilisateurs de la ligne",
     addExtra: "Ajouter une personne",
@@ -123,6 +126,9 @@ export const TEXTS = {
     fields: { firstName: "First name as it should appear", profession: "Profession or activity", mention: "Additional mention (30 characters)", email: "E-mail address to publish", businessNames: "Business name" },
     numbersLegend: "Numbers shown",
     numberInDirectories: "published in directories",
+    acknowledged: (n, m, at) => m === 0 ? "" :
+      `Your current choices have been applied by ${n} of ${m} publisher${m > 1 ? "s" : ""}` +
+      (at ? ` (last acknowledgement on ${at}).` : "."),
     numberNotInDirectories: "not published",
     extraLegend: "Other users of the line",
     addExtra: "Add a person",
