@@ -233,7 +233,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_with_storage(settings, lambda s: _retire(s, keys_dir, kid)))
     if args.command == "history":
         return asyncio.run(_with_storage(settings, _verify))
-    if args.command in ("line", "purge"):
+    if args.command in ("line", "purge", "audit"):
         return cli_lines.dispatch(args, settings, _fail)
     if args.command in ("publisher", "export"):
         return cli_feeds.dispatch(args, settings)

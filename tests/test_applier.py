@@ -3,8 +3,10 @@ refuses tampered, replayed and out-of-order feeds without touching its copy."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from directory_svc.app import create_app
 from directory_svc.config import Settings
 from directory_svc.domain.access import Role
 from directory_svc.domain.publishers import FeedFormat, Publisher, PublisherKind, PublisherProfile
+from directory_svc.services.acknowledgements import ReceivedAck, receive_ack
 from directory_svc.services.publishers import add_publisher, export_now
 from directory_svc.storage.setup import Storage
 from exporters.applier import ApplyRefused, apply_feed, sign_ack
@@ -76,8 +79,6 @@ async def test_full_then_deltas_end_with_a_fresh_full_feeds_digest(
         delta.seq,
         applied.copy_digest,
     )
-    import base64
-
     ack_key.public_key().verify(base64.b64decode(signature), canonical(ack))
 
 
@@ -228,3 +229,63 @@ async def test_an_unlisting_waits_in_the_alert_until_its_feed_is_acknowledged(
     assert float(gauge.rsplit(" ", 1)[1]) == 0
     metrics = await (await api.get("/metrics")).text()
     assert 'directory_optout_propagation_seconds_count{publisher="pub"} 1.0' in metrics
+
+
+async def test_the_audit_bundle_verifies_with_openssl(
+    storage: Storage, mongo_uri: str, db_name: str, keys_dir: Path, tmp_path: Path
+) -> None:
+    """`directory-svc audit listing` writes a bundle signed by the operator; openssl checks
+    it, and the publisher's acknowledgement inside verifies with the publisher's key."""
+    out, state = tmp_path / "feeds", tmp_path / "state"
+    key = Ed25519PrivateKey.generate()
+    pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    profile = PublisherProfile("pub", PublisherKind.DIRECTORY)
+    await add_publisher(storage.publishers, Publisher(profile, "Éditeur", ack_key=pem))
+    await import_rows(storage, [crm_row(n, listed="true") for n in range(2)])
+    await _subscriber_choices(storage, "crm-0001", listed=False)
+    feed = await export_now(storage, keys_dir, "pub", out)
+    applied = _apply(feed.folder, state, keys_dir, ack_key=key)
+    await receive_ack(
+        publishers=storage.publishers, runs=storage.runs, acks=storage.acks, feeds_dir=out,
+        received=ReceivedAck("pub", feed.folder.name, applied.ack),
+    )  # fmt: skip
+
+    bundle = tmp_path / "audit.json"
+    env = {"MONGODB_URI": mongo_uri, "DIRECTORY_DB": db_name}
+    done, _ = run_cli(
+        env, "audit", "listing", "crm-0001", "--out", str(bundle), "--purpose", "CNIL request",
+        keys_dir=keys_dir,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    signature = tmp_path / "audit.json.sig"
+    assert _openssl_verifies(keys_dir / "signing.pub", bundle, signature)
+    content = json.loads(bundle.read_text())
+    assert content["choices"]["listed"] is False
+    assert [e["seq"] for e in content["history"]] == [1, 2]
+    assert content["history"][1]["prev_hash"] == content["history"][0]["hash"]
+    (publisher,) = content["publishers"]
+    assert publisher["included"] is False
+    assert publisher["reasons"][0]["code"] == "unlisted"
+    ack = publisher["acknowledgement"]
+    assert (ack["status"], ack["holds_current_state"]) == ("matched", True)
+    (tmp_path / "ack.bin").write_bytes(base64.b64decode(ack["ack_canonical_b64"]))
+    (tmp_path / "ack.sig").write_bytes(base64.b64decode(ack["signature_b64"]))
+    (tmp_path / "pub.pem").write_text(ack["publisher_key_pem"])
+    assert _openssl_verifies(tmp_path / "pub.pem", tmp_path / "ack.bin", tmp_path / "ack.sig")
+    bundle.write_bytes(bundle.read_bytes().replace(b'"listed":false', b'"listed":true'))
+    assert not _openssl_verifies(keys_dir / "signing.pub", bundle, signature)
+    logged = await storage.access_log.query(listing_id="crm-0001")
+    assert [(r.operation, r.purpose) for r in logged] == [("audit", "CNIL request")]
+
+
+def _openssl_verifies(public_key: Path, data: Path, signature: Path) -> bool:
+    """``openssl pkeyutl -verify`` of an Ed25519 signature, as docs/feed-format.md says."""
+    check = [
+        "openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(public_key), "-rawin",
+        "-in", str(data), "-sigfile", str(signature),
+    ]  # fmt: skip
+    return subprocess.run(check, capture_output=True, check=False).returncode == 0

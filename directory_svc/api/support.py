@@ -142,6 +142,16 @@ class PublisherProjection:
     last_sent_sequence: int | None = strawberry.field(
         description="The feed sequence that last sent this entry (none: never, or deleted)."
     )
+    acknowledged_sequence: int | None = strawberry.field(
+        description="The last feed the publisher acknowledged as applied (none: none yet)."
+    )
+    acknowledgement: str | None = strawberry.field(
+        description="That acknowledgement's status (matched, unverifiable)."
+    )
+    acknowledged_at: datetime | None = strawberry.field(description="When it came.")
+    holds_current_state: bool = strawberry.field(
+        description="Whether that acknowledged feed includes the listing's current state."
+    )
 
 
 @strawberry.type(description="One change in the listing's history.")
@@ -173,13 +183,8 @@ class ExplainQueries:
     async def explain_listing(
         self, info: Info[Context, None], id: str, purpose: str
     ) -> Explanation:
-        res = info.context.resources
         found = await service.explain_listing(
-            listings=res.services.listings,
-            publishers=res.services.publishers,
-            ledger=res.services.ledger,
-            log=res.services.access_log,
-            limits=res.services.limits,
+            info.context.resources.services,
             read=staff_read(info, "explainListing", purpose),
             listing_id=id,
         )
@@ -208,6 +213,10 @@ class ExplainQueries:
                         for r in v.projection.reasons
                     ],
                     last_sent_sequence=v.last_sent_sequence,
+                    acknowledged_sequence=v.acknowledged.sequence if v.acknowledged else None,
+                    acknowledgement=v.acknowledged.status.value if v.acknowledged else None,
+                    acknowledged_at=v.acknowledged.received_at if v.acknowledged else None,
+                    holds_current_state=v.covers_current,
                 )
                 for v in found.publishers
             ],

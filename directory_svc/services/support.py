@@ -14,6 +14,7 @@ from directory_svc import clock
 from directory_svc.domain.access import AccessRecord, Principal
 from directory_svc.domain.accounts import Account
 from directory_svc.domain.errors import ValidationError
+from directory_svc.domain.exports import Acknowledgement
 from directory_svc.domain.history import HistoryEntry
 from directory_svc.domain.listings import Listing
 from directory_svc.domain.pagination import MAX_PAGE_SIZE, Page
@@ -21,17 +22,17 @@ from directory_svc.domain.projection import Projection, homonyms_in_list, projec
 from directory_svc.domain.publishers import Publisher
 from directory_svc.domain.text import check_text
 from directory_svc.services.accounts import get_account
+from directory_svc.services.dependencies import Services
 from directory_svc.services.listings import (
     find_by_number,
     get_listing,
     homonym_group,
     list_listings,
 )
+from directory_svc.services.propagation import APPLIED
 from directory_svc.services.rate_limits import RateLimited, RateLimits
 from directory_svc.storage.access_log import AccessLog
 from directory_svc.storage.accounts import AccountRepository
-from directory_svc.storage.feeds import PublisherRepository
-from directory_svc.storage.ledger import FeedLedger
 from directory_svc.storage.listings import ListingRepository
 
 
@@ -163,6 +164,10 @@ class PublisherView:
     publisher: Publisher
     projection: Projection
     last_sent_sequence: int | None
+    acknowledged: Acknowledgement | None = None
+    """The publisher's latest acknowledgement of a feed applied (matched or unverifiable)."""
+    covers_current: bool = False
+    """Whether that acknowledged feed was scanned after the listing's last change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,34 +179,38 @@ class Explanation:
     publishers: list[PublisherView]
 
 
-async def explain_listing(
-    *,
-    listings: ListingRepository,
-    publishers: PublisherRepository,
-    ledger: FeedLedger,
-    log: AccessLog,
-    limits: RateLimits,
-    read: StaffRead,
-    listing_id: str,
-) -> Explanation:
+async def explain_listing(services: Services, *, read: StaffRead, listing_id: str) -> Explanation:
     """The listing, its full history, and each registered publisher's projection with the
-    reasons (computed by the domain projection, as exports do); logged as an access."""
-    reason = await _open(read, log, limits, lookup=False)
-    listing = await get_listing(listings, listing_id)
-    await _close(read, reason, log, limits, [listing])
-    group = await homonym_group(listings, listing)
+    reasons (computed by the domain projection, as exports do), what it was last sent and
+    its last acknowledgement; logged as an access."""
+    reason = await _open(read, services.access_log, services.limits, lookup=False)
+    listing = await get_listing(services.listings, listing_id)
+    await _close(read, reason, services.access_log, services.limits, [listing])
+    return await explanation_of(services, listing)
+
+
+async def explanation_of(services: Services, listing: Listing) -> Explanation:
+    """The explanation of ``listing`` (no access record: the caller logs)."""
+    group = await homonym_group(services.listings, listing)
     views = []
-    for publisher in await publishers.all():
+    for publisher in await services.publishers.all():
         homonyms = homonyms_in_list(group, publisher.profile)
-        sent = (await ledger.get(publisher.id, [listing.id])).get(listing.id)
+        sent = (await services.ledger.get(publisher.id, [listing.id])).get(listing.id)
+        seq = await services.acks.applied_up_to(publisher.id, APPLIED)
+        ack = await services.acks.get(publisher.id, seq) if seq else None
+        run = await services.runs.get(publisher.id, seq) if seq else None
+        scanned = None if run is None else (run.scan_started or run.started_at)
+        changed = listing.updated_at
         views.append(
             PublisherView(
                 publisher=publisher,
                 projection=project(listing, publisher.profile, homonyms),
                 last_sent_sequence=sent.sequence if sent else None,
+                acknowledged=ack,
+                covers_current=scanned is not None and (changed is None or scanned >= changed),
             )
         )
-    return Explanation(listing, await listings.history(listing.id), views)
+    return Explanation(listing, await services.listings.history(listing.id), views)
 
 
 async def account_with_listings(
