@@ -7,6 +7,7 @@ never picks up half a feed. The server is pinned by the host key in the registra
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncssh
@@ -50,3 +51,59 @@ async def push_sftp(folder: Path, target: SftpTarget, client_key: Path) -> None:
         raise DeliveryFailed(
             f"SFTP push to {target.address} failed: {type(exc).__name__}"
         ) from None
+
+
+ACKS_DIR = "acks"
+"""Where a push publisher drops its acknowledgements, under its feed directory."""
+
+
+async def collect_acks(
+    target: SftpTarget,
+    client_key: Path,
+    handle: Callable[[str, bytes], Awaitable[str | None]],
+) -> list[str]:
+    """Fetch each ``<directory>/acks/*.json`` the publisher dropped and hand it to
+    ``handle``, which returns None when recorded, else why it was refused. Recorded files
+    move to ``acks/received/``; refused ones to ``acks/refused/`` with ``<name>.error``
+    saying why. Returns the names handled."""
+    known = asyncssh.import_known_hosts(f"[{target.host}]:{target.port} {target.host_key}\n")
+    base = f"{target.directory.rstrip('/')}/{ACKS_DIR}"
+    handled = []
+    try:
+        async with (
+            asyncssh.connect(
+                target.host,
+                port=target.port,
+                username=target.username,
+                client_keys=[str(client_key)],
+                known_hosts=known,
+                connect_timeout=CONNECT_TIMEOUT_S,
+            ) as conn,
+            conn.start_sftp_client() as sftp,
+        ):
+            if not await sftp.isdir(base):
+                return []
+            for sub in ("received", "refused"):
+                if not await sftp.isdir(f"{base}/{sub}"):
+                    await sftp.mkdir(f"{base}/{sub}")
+            for name in sorted(await sftp.listdir(base)):
+                if not name.endswith(".json") or not await sftp.isfile(f"{base}/{name}"):
+                    continue
+                async with sftp.open(f"{base}/{name}", "rb") as f:
+                    data = await f.read(MAX_ACK_BYTES + 1)
+                body = data if isinstance(data, bytes) else data.encode()
+                why = "too large" if len(body) > MAX_ACK_BYTES else await handle(name, body)
+                folder = "received" if why is None else "refused"
+                await sftp.rename(f"{base}/{name}", f"{base}/{folder}/{name}")
+                if why is not None:
+                    async with sftp.open(f"{base}/refused/{name}.error", "w") as f:
+                        await f.write(why + "\n")
+                handled.append(name)
+    except (OSError, asyncssh.Error) as exc:
+        raise DeliveryFailed(
+            f"SFTP acknowledgements from {target.address} failed: {type(exc).__name__}"
+        ) from None
+    return handled
+
+
+MAX_ACK_BYTES = 64 * 1024

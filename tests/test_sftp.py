@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,7 @@ async def test_feeds_are_pushed_whole_and_verify_on_the_server(
     assert manifest["sequence"] == 1
     assert [p.name for p in (sftp.root / "incoming").iterdir()] == [result.folder.name]
     runs = await storage.runs.list("pub-sftp")
-    assert runs[0]["delivered_at"] is not None
+    assert runs[0].delivered_at is not None
     assert json.loads((remote / "manifest.json").read_text())["manifest"]["publisher"] == "pub-sftp"
 
 
@@ -95,3 +95,45 @@ async def test_a_failed_push_is_retried_in_order_and_a_wrong_host_key_is_refused
     delivered = await deliver_pending(storage, keys_dir, _publisher(sftp), out)
     assert delivered == [first.folder.name, second.folder.name]
     assert await deliver_pending(storage, keys_dir, _publisher(sftp), out) == []
+
+
+async def test_a_push_publisher_drops_its_acknowledgements_on_its_server(
+    storage: Storage, keys_dir: Path, tmp_path: Path, sftp: SftpServer
+) -> None:
+    """Issue 15: acknowledgements left in acks/ are taken, checked, and filed by outcome."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from directory_svc.services.acknowledgements import collect_sftp_acks
+    from exporters.applier import apply_feed
+
+    key = Ed25519PrivateKey.generate()
+    pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    await seed_listings(storage.listings, 10, seed=4)
+    await add_publisher(storage.publishers, replace(_publisher(sftp), ack_key=pem))
+    out = tmp_path / "feeds"
+    result = await export_now(storage, keys_dir, "pub-sftp", out, full=True)
+    remote = sftp.root / "incoming" / result.folder.name
+    applied = apply_feed(
+        remote, tmp_path / "copy", operator_key=load_public_key(keys_dir / "signing.pub"),
+        ack_key=key,
+    )  # fmt: skip
+    drop = sftp.root / "incoming" / "acks"
+    drop.mkdir()
+    (drop / "ack-000001.json").write_text(json.dumps(applied.ack))
+    (drop / "garbage.json").write_text("{not json")
+    publisher = await storage.publishers.get("pub-sftp")
+    assert publisher is not None
+    receipts = await collect_sftp_acks(
+        publishers=storage.publishers, runs=storage.runs, acks=storage.acks,
+        keys_dir=keys_dir, feeds_dir=out, publisher=publisher,
+    )  # fmt: skip
+    assert [r.ack.status.value for r in receipts] == ["matched"]
+    assert (drop / "received" / "ack-000001.json").is_file()
+    assert (drop / "refused" / "garbage.json").is_file()
+    assert "not an acknowledgement" in (drop / "refused" / "garbage.json.error").read_text()
+    assert [p.name for p in drop.iterdir() if p.is_file()] == []

@@ -8,6 +8,7 @@ compared with what the ledger said the publisher must hold once it applied that 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +17,15 @@ from typing import Any
 from directory_svc import clock
 from directory_svc.domain.errors import DomainError, NotFound
 from directory_svc.domain.exports import Acknowledgement, AckStatus, RunStatus
-from directory_svc.domain.publishers import is_feed_folder_of
+from directory_svc.domain.publishers import Publisher, is_feed_folder_of
 from directory_svc.services.propagation import APPLIED
 from directory_svc.storage.acks import FeedAcks
 from directory_svc.storage.export_runs import ExportRuns
 from directory_svc.storage.feeds import PublisherRepository
+from directory_svc.storage.keys import ensure_sftp_client_key
 from exporters.acks import AckRefused, ack_public_key, verified_ack
 from exporters.applier import manifest_hash
+from exporters.delivery import collect_acks
 
 
 class AckRejected(DomainError):
@@ -103,3 +106,47 @@ async def receive_ack(
                 age = recorded.received_at - carried.oldest_optout_at
                 propagation.append(age.total_seconds())
     return AckReceipt(recorded, propagation)
+
+
+async def collect_sftp_acks(
+    *,
+    publishers: PublisherRepository,
+    runs: ExportRuns,
+    acks: FeedAcks,
+    keys_dir: Path,
+    feeds_dir: Path,
+    publisher: Publisher,
+) -> list[AckReceipt]:
+    """Take the acknowledgements a push publisher dropped in ``acks/`` on its SFTP server
+    (see ``exporters.delivery.collect_acks``), each checked as if posted."""
+    if publisher.sftp is None:
+        return []
+    client_key = await asyncio.to_thread(ensure_sftp_client_key, keys_dir)
+    receipts: list[AckReceipt] = []
+
+    async def handle(name: str, body: bytes) -> str | None:
+        try:
+            signed = json.loads(body)
+            sequence = int(signed["ack"]["sequence"])
+        except (ValueError, KeyError, TypeError):
+            return "not an acknowledgement (docs/feed-format.md)"
+        run = await runs.get(publisher.id, sequence)
+        if run is None or run.folder is None:
+            return f"no published feed {sequence}"
+        received = ReceivedAck(publisher.id, run.folder, signed)
+        try:
+            receipts.append(
+                await receive_ack(
+                    publishers=publishers,
+                    runs=runs,
+                    acks=acks,
+                    feeds_dir=feeds_dir,
+                    received=received,
+                )
+            )
+        except (AckRejected, NotFound) as exc:
+            return str(exc)
+        return None
+
+    await collect_acks(publisher.sftp, client_key, handle)
+    return receipts

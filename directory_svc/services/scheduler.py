@@ -23,6 +23,7 @@ from directory_svc import clock as service_clock
 from directory_svc.domain.errors import Busy
 from directory_svc.domain.exports import AttemptStatus, SlotAttempt
 from directory_svc.domain.publishers import Publisher
+from directory_svc.services.acknowledgements import collect_sftp_acks
 from directory_svc.services.publishers import deliver_pending, export_now
 from directory_svc.storage.setup import Storage
 from exporters.delivery import DeliveryFailed
@@ -75,7 +76,22 @@ class Scheduler:
                     done.append(folder)
                 elif publisher.sftp is not None:
                     await self._redeliver(publisher)
+                if publisher.sftp is not None:
+                    await self._collect_acks(publisher)
         return done
+
+    async def _collect_acks(self, publisher: Publisher) -> None:
+        try:
+            await collect_sftp_acks(
+                publishers=self.storage.publishers,
+                runs=self.storage.runs,
+                acks=self.storage.acks,
+                keys_dir=self.keys_dir,
+                feeds_dir=self.out_dir,
+                publisher=publisher,
+            )
+        except DeliveryFailed:
+            log.warning("acknowledgements not collected", extra={"reason": publisher.id})
 
     async def _redeliver(self, publisher: Publisher) -> None:
         try:
