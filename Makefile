@@ -37,8 +37,8 @@ run: venv ferretdb  ## set everything up (dev keys in .keys/), seed demo data if
 test: venv ferretdb  ## run the whole suite against a throw-away local FerretDB
 	$(PY) scripts/localdb.py --temp -- $(BIN)/pytest $(PYTEST_ARGS)
 
-explain: venv ferretdb  ## the server's plan for the support look-ups (docs/indexes.md)
-	$(PY) scripts/localdb.py --temp -- $(PY) bench/explain.py
+explain: venv ferretdb  ## the server's plan for every hot query (docs/indexes.md); MONGODB_URI=… to ask another server
+	if [ -n "$$MONGODB_URI" ]; then $(PY) bench/explain.py; else $(PY) scripts/localdb.py --temp -- $(PY) bench/explain.py; fi
 
 bench: venv ferretdb  ## benchmarks against a throw-away FerretDB (BENCH_LISTINGS=200000): bench/results.json, docs/performance.md
 	$(PY) scripts/localdb.py --temp -- $(PY) bench/run.py
