@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -105,6 +106,14 @@ async def readyz(request: web.Request) -> web.Response:
         return web.json_response(
             {"status": "unavailable", "reason": f"database unreachable ({exc})"}, status=503
         )
+    indexes = request.app[INDEXES]
+    if not indexes.ready:
+        reason = (
+            f"index build failed ({indexes.error}); see the log"
+            if indexes.error
+            else f"indexes are being built ({indexes.current or 'starting'})"
+        )
+        return web.json_response({"status": "starting", "reason": reason}, status=503)
     return web.json_response({"status": "ready"})
 
 
@@ -136,11 +145,44 @@ async def _refresh_optout_ages(app: web.Application) -> None:
         gauge.labels(publisher_id).set(max(ages, default=0.0))
 
 
+@dataclass
+class IndexBuild:
+    """Where the start-up index build stands (``/readyz`` says it)."""
+
+    ready: bool = False
+    current: str | None = None
+    """The collection whose indexes are being built."""
+    error: str | None = None
+    """Why the build failed (the error type), if it did."""
+
+
+INDEXES = web.AppKey("indexes", IndexBuild)
+
+
+async def _build_indexes(storage: Storage, settings: Settings, build: IndexBuild) -> None:
+    """Create the indexes in the background, under their own deadline, with progress in
+    the log; requests are served meanwhile (every index is a non-unique speed-up)."""
+
+    def step(name: str) -> None:
+        build.current = name
+        log.info("building indexes", extra={"reason": name})
+
+    try:
+        await storage.ensure_indexes(deadline_s=settings.index_timeout_s, progress=step)
+    except PyMongoError as exc:
+        build.error = type(exc).__name__
+        log.error("index build failed", extra={"error_type": type(exc).__name__})
+        return
+    build.ready, build.current = True, None
+    log.info("indexes ready")
+
+
 async def _database(app: web.Application) -> AsyncIterator[None]:
     """Open the client at start-up (fail fast if the database is unreachable); close it last."""
     settings = app[SETTINGS]
-    storage = await open_storage(settings)
+    storage = await open_storage(settings, indexes=False)
     log.info("versioned writes", extra={"adapter": storage.listings.versioned.name})
+    indexes = asyncio.create_task(_build_indexes(storage, settings, app[INDEXES]))
     try:
         app[VERIFIER] = TokenVerifier(settings.tokens)
     except BaseException:
@@ -158,6 +200,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await scheduler
     finally:
+        indexes.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await indexes
         await storage.close()
 
 
@@ -188,6 +233,7 @@ def create_app(settings: Settings, edge_checks: bool = True) -> web.Application:
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[INDEXES] = IndexBuild()
     trusted = TrustedDocuments.load(settings.operations_dir)
     endpoint = GraphQLEndpoint(
         build_schema(introspection=settings.is_dev, limits=edge_checks),

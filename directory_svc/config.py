@@ -68,6 +68,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     db_timeout_s: float = 5.0
+    index_timeout_s: float = 3600.0
+    """The deadline of the start-up index builds (``DIRECTORY_INDEX_TIMEOUT``)."""
     log_level: str = "INFO"
     key_env: dict[str, str] | None = None
     scheduler: bool = False
@@ -214,6 +216,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         host=env_vars.get("DIRECTORY_HOST", "127.0.0.1").strip() or "127.0.0.1",
         port=int(port),
         db_timeout_s=_number(env_vars, "DIRECTORY_DB_TIMEOUT", 5.0, 0.1, 120),
+        index_timeout_s=_number(env_vars, "DIRECTORY_INDEX_TIMEOUT", 3600.0, 1, 86400),
         log_level=log_level,
         write_adapter=_choice(
             env_vars, "DIRECTORY_WRITE_ADAPTER", ("auto", "conditional", "claims"), "auto"

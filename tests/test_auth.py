@@ -81,4 +81,5 @@ async def test_a_valid_token_passes_and_health_stays_open(
     token = mint_dev_token(keys_dir, settings.tokens, Role.ADMIN)
     assert (await _status(api, f"Bearer {token}"))[0] == 200
     for path in ("/healthz", "/readyz", "/metrics"):
-        assert (await api.get(path, headers={"Authorization": ""})).status == 200
+        # open paths: never 401 (/readyz may say 503 while the indexes are being built)
+        assert (await api.get(path, headers={"Authorization": ""})).status in (200, 503)

@@ -54,7 +54,11 @@ async def test_readiness_and_queries_follow_the_database(
     await storage.close()
     admin = token(settings, Role.ADMIN)
     api = await aiohttp_client(create_app(settings), headers={"Authorization": f"Bearer {admin}"})
-    assert (await api.get("/readyz")).status == 200
+
+    async def ready() -> bool:
+        return (await api.get("/readyz")).status == 200
+
+    await _until(ready, 120)  # once the start-up index build is over
 
     own_db.stop()
 
@@ -75,10 +79,6 @@ async def test_readiness_and_queries_follow_the_database(
     assert "directory_database_errors_total" in metrics
 
     own_db.start()
-
-    async def ready() -> bool:
-        return (await api.get("/readyz")).status == 200
-
     await _until(ready, 15)
     body = await gql(api, QUERY)
     assert len(body["data"]["listings"]["edges"]) == 3

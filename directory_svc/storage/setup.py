@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+import pymongo
 from pymongo import AsyncMongoClient, monitoring
 
 from directory_svc.config import Settings
@@ -23,6 +24,14 @@ from directory_svc.storage.ledger import FeedLedger
 from directory_svc.storage.listings import ListingRepository
 from directory_svc.storage.rate_counters import RateCounters
 from directory_svc.storage.versioned import choose
+
+
+class HasIndexes(Protocol):
+    """A repository that creates its indexes."""
+
+    async def ensure_indexes(self) -> None:
+        """Create the indexes it needs (idempotent)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +56,27 @@ class Storage:
         """Close the database client."""
         await self.client.close()
 
+    async def ensure_indexes(
+        self, *, deadline_s: float, progress: Callable[[str], None] | None = None
+    ) -> None:
+        """Create every index (idempotent), all under one deadline of ``deadline_s`` (an
+        index build on a large production collection takes minutes, far beyond a request's
+        deadline); ``progress`` is told the name of each collection as it starts."""
+        owners: dict[str, HasIndexes] = {
+            "listings": self.listings,
+            "accounts": self.accounts,
+            "feed ledger": self.ledger,
+            "export slots": self.slots,
+            "access log": self.access_log,
+            "data queries": self.data_queries,
+            "acknowledgements": self.acks,
+        }
+        with pymongo.timeout(deadline_s):
+            for name, owner in owners.items():
+                if progress:
+                    progress(name)
+                await owner.ensure_indexes()
+
 
 async def open_storage(
     settings: Settings,
@@ -55,8 +85,9 @@ async def open_storage(
     listeners: Sequence[monitoring._EventListener] = (),
 ) -> Storage:
     """Read the keys, connect, check the database answers, choose the versioned-write
-    adapter (``storage.versioned``), create indexes. ``listeners``: PyMongo event
-    listeners (command counts in tests and benchmarks)."""
+    adapter (``storage.versioned``), create indexes (``indexes=False``: the caller builds
+    them, as ``serve`` does in the background). ``listeners``: PyMongo event listeners
+    (command counts in tests and benchmarks)."""
     keys = KeyRing(settings.keys_dir, settings.key_env)
     client = create_client(settings, listeners)
     try:
@@ -70,18 +101,10 @@ async def open_storage(
         access_log = AccessLog(db)
         data_queries = DataQueries(db)
         acks = FeedAcks(db)
-        if indexes:
-            await listings.ensure_indexes()
-            await accounts.ensure_indexes()
-            await ledger.ensure_indexes()
-            await slots.ensure_indexes()
-            await access_log.ensure_indexes()
-            await data_queries.ensure_indexes()
-            await acks.ensure_indexes()
     except BaseException:
         await client.close()
         raise
-    return Storage(
+    storage = Storage(
         client=client,
         keys=keys,
         listings=listings,
@@ -96,3 +119,10 @@ async def open_storage(
         counters=RateCounters(db),
         acks=acks,
     )
+    if indexes:
+        try:
+            await storage.ensure_indexes(deadline_s=settings.index_timeout_s)
+        except BaseException:
+            await client.close()
+            raise
+    return storage
