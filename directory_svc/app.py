@@ -24,7 +24,12 @@ from directory_svc.api.feed_downloads import (
     list_feeds,
     post_ack,
 )
-from directory_svc.api.middleware import db_deadline, request_log, security_headers
+from directory_svc.api.middleware import (
+    LoadShedder,
+    db_deadline,
+    request_log,
+    security_headers,
+)
 from directory_svc.api.pages import add_routes, is_page
 from directory_svc.api.schema import build_schema
 from directory_svc.api.trusted import TrustedDocuments
@@ -222,17 +227,20 @@ def create_app(settings: Settings, edge_checks: bool = True) -> web.Application:
     ``edge_checks=False`` drops trusted documents, rate and query limits: only for
     ``make bench`` to measure what they cost.
     """
+    metrics_ = Metrics()
+    shedder = LoadShedder(settings.max_in_flight, settings.max_queued, metrics_.shed.inc)
     app = web.Application(
         middlewares=[
             request_log,
             security_headers,
+            shedder.middleware(("/graphql", "/feeds")),
             db_deadline(settings.db_timeout_s),
             authenticate,
         ],
         client_max_size=MAX_BODY_BYTES,
     )
     app[SETTINGS] = settings
-    app[METRICS] = Metrics()
+    app[METRICS] = metrics_
     app[INDEXES] = IndexBuild()
     trusted = TrustedDocuments.load(settings.operations_dir)
     endpoint = GraphQLEndpoint(

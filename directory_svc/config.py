@@ -68,6 +68,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     db_timeout_s: float = 5.0
+    max_in_flight: int = 64
+    """Requests at the database at once per process (``DIRECTORY_MAX_IN_FLIGHT``)."""
+    max_queued: int = 64
+    """Requests waiting for one of those (``DIRECTORY_MAX_QUEUED``); beyond, 503."""
     index_timeout_s: float = 3600.0
     """The deadline of the start-up index builds (``DIRECTORY_INDEX_TIMEOUT``)."""
     log_level: str = "INFO"
@@ -217,6 +221,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         port=int(port),
         db_timeout_s=_number(env_vars, "DIRECTORY_DB_TIMEOUT", 5.0, 0.1, 120),
         index_timeout_s=_number(env_vars, "DIRECTORY_INDEX_TIMEOUT", 3600.0, 1, 86400),
+        max_in_flight=int(_number(env_vars, "DIRECTORY_MAX_IN_FLIGHT", 64, 1, 100_000)),
+        max_queued=int(_number(env_vars, "DIRECTORY_MAX_QUEUED", 64, 0, 100_000)),
         log_level=log_level,
         write_adapter=_choice(
             env_vars, "DIRECTORY_WRITE_ADAPTER", ("auto", "conditional", "claims"), "auto"

@@ -65,6 +65,11 @@ class Metrics:
             ["publisher"],
             registry=self.registry,
         )
+        self.shed = Counter(
+            "directory_shed_requests",
+            "Requests refused at once (503) because too many were already at the database.",
+            registry=self.registry,
+        )
         self._operations: set[str] = set()
 
     def operation_label(self, name: str | None) -> str:

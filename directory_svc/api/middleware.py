@@ -3,6 +3,7 @@ error shape, and the per-request database deadline."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -97,3 +98,49 @@ def db_deadline(seconds: float) -> Middleware:
             return await handler(request)
 
     return deadline
+
+
+class LoadShedder:
+    """At most ``limit`` requests at the database at once, ``queue`` more waiting; beyond,
+    a request is refused at once (503, ``Retry-After``) instead of timing out late."""
+
+    def __init__(
+        self,
+        limit: int,
+        queue: int,
+        refused: Callable[[], None],
+        queued: Callable[[], None] | None = None,
+    ) -> None:
+        self._slots = asyncio.Semaphore(limit)
+        self._waiting = 0
+        self._queue = queue
+        self._refused = refused
+        self._queued = queued
+
+    def middleware(self, paths: tuple[str, ...]) -> Middleware:
+        """The middleware that applies it to requests whose path starts with ``paths``."""
+
+        @web.middleware
+        async def shed(request: web.Request, handler: Handler) -> web.StreamResponse:
+            if not request.path.startswith(paths):
+                return await handler(request)
+            if self._slots.locked() and self._waiting >= self._queue:
+                self._refused()
+                return web.json_response(
+                    error_body("OVERLOADED", "The service is busy; retry in a moment."),
+                    status=503,
+                    headers={"Retry-After": "1"},
+                )
+            self._waiting += 1
+            try:
+                if self._slots.locked() and self._queued:
+                    self._queued()
+                await self._slots.acquire()
+            finally:
+                self._waiting -= 1
+            try:
+                return await handler(request)
+            finally:
+                self._slots.release()
+
+        return shed
