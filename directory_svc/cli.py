@@ -8,15 +8,15 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from directory_svc import cli_applier, cli_feeds, cli_lines
 from directory_svc.config import ConfigError, Settings, load_settings
 from directory_svc.domain.access import Role
 from directory_svc.domain.errors import DomainError
-from directory_svc.observability import configure_logging
-from directory_svc.storage.client import DatabaseUnreachable, mask_uri
-from directory_svc.storage.keys import KeyFileError, init_keys
-from directory_svc.storage.setup import Storage, open_storage
+
+if TYPE_CHECKING:
+    from directory_svc.storage.setup import Storage
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -60,6 +60,8 @@ def _serve(settings: Settings) -> int:
 
 
 async def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[int]]) -> int:
+    from directory_svc.storage.setup import open_storage
+
     storage = await open_storage(settings)
     try:
         return await work(storage)
@@ -254,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         keys_dir = os.environ.get("DIRECTORY_KEYS_DIR", "").strip()
         if not keys_dir:
             return _fail("configuration error: DIRECTORY_KEYS_DIR: not set")
+        from directory_svc.storage.keys import init_keys
+
         created = init_keys(Path(keys_dir))
         if os.environ.get("DIRECTORY_ENV", "").strip().lower() == "dev":
             from directory_svc.api.auth import create_dev_keys
@@ -267,6 +271,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
     except ConfigError as exc:
         return _fail(f"configuration error: {exc}")
+    # The database and logging machinery only for the commands that need them (start time).
+    from directory_svc.observability import configure_logging
+    from directory_svc.storage.client import DatabaseUnreachable, mask_uri
+    from directory_svc.storage.keys import KeyFileError
+
     configure_logging(settings.log_level)
     try:
         return _dispatch(args, settings)

@@ -9,7 +9,7 @@ import re
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from directory_svc.config import Settings
 from directory_svc.domain.errors import ValidationError
@@ -25,7 +25,9 @@ from directory_svc.domain.publishers import (
     PublisherProfile,
     SftpTarget,
 )
-from directory_svc.storage.setup import Storage, open_storage
+
+if TYPE_CHECKING:
+    from directory_svc.storage.setup import Storage
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -236,6 +238,8 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     """Run a ``publisher`` or ``export`` command."""
 
     async def run() -> int:
+        from directory_svc.storage.setup import open_storage
+
         storage = await open_storage(settings)
         try:
             if args.command == "publisher":

@@ -10,11 +10,14 @@ import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from directory_svc import clock
 from directory_svc.config import Settings
 from directory_svc.domain.errors import ValidationError
-from directory_svc.storage.setup import Storage, open_storage
+
+if TYPE_CHECKING:
+    from directory_svc.storage.setup import Storage
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -104,6 +107,8 @@ def dispatch(args: argparse.Namespace, settings: Settings, fail: Callable[[str],
         return fail("--retention-days must be zero or more")
 
     async def run() -> int:
+        from directory_svc.storage.setup import open_storage
+
         storage = await open_storage(settings)
         try:
             if args.command == "purge":
