@@ -83,3 +83,32 @@ async def test_a_valid_token_passes_and_health_stays_open(
     for path in ("/healthz", "/readyz", "/metrics"):
         # open paths: never 401 (/readyz may say 503 while the indexes are being built)
         assert (await api.get(path, headers={"Authorization": ""})).status in (200, 503)
+
+
+def test_a_token_is_verified_once_until_it_expires(
+    settings: Settings, keys_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: the signature of a token is checked once, not on every request."""
+    from directory_svc.api.auth import LEEWAY_S, TokenVerifier
+
+    decoded: list[str] = []
+    real = jwt.decode
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return real(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting)
+    now = [time.time()]
+    verifier = TokenVerifier(settings.tokens, now=lambda: now[0])
+    token = mint_dev_token(keys_dir, settings.tokens, Role.SUPPORT, subject="agent-1")
+    first = verifier.verify(f"Bearer {token}")
+    assert verifier.verify(f"Bearer {token}") == first
+    assert len(decoded) == 1
+    other = mint_dev_token(keys_dir, settings.tokens, Role.SUPPORT, subject="agent-2")
+    assert verifier.verify(f"Bearer {other}").subject == "agent-2"
+    assert len(decoded) == 2
+    now[0] += 3600 + LEEWAY_S + 1  # past the token's expiry: not taken from memory
+    verifier.verify(f"Bearer {token}")  # (PyJWT, on the real clock, still accepts it)
+    assert len(decoded) == 3
+    assert token not in str(verifier._verified)  # only a hash of the token is kept

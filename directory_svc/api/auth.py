@@ -2,13 +2,18 @@
 
 Checked: signature (EdDSA, ES256 or RS256 keys of the JWKS), issuer, audience, expiry and
 not-before (30 s leeway), and the role claims. Every failure has a short, safe reason.
+A verified token is remembered (by its SHA-256, never the token) until it expires, for at
+most ``CACHE_SIZE`` tokens: a signature is checked once per token, not once per request.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +24,7 @@ from directory_svc.domain.access import Principal, Role
 
 ALGORITHMS = ["EdDSA", "ES256", "RS256"]
 LEEWAY_S = 30
+CACHE_SIZE = 10_000
 
 
 class Unauthenticated(Exception):
@@ -32,8 +38,10 @@ class Unauthenticated(Exception):
 class TokenVerifier:
     """Verifies bearer tokens; built once at start-up (the JWKS is read then, or fetched)."""
 
-    def __init__(self, settings: TokenSettings) -> None:
+    def __init__(self, settings: TokenSettings, now: Callable[[], float] = time.time) -> None:
         self.settings = settings
+        self._now = now  # PyJWT checks expiry against the system's time too
+        self._verified: OrderedDict[bytes, tuple[Principal, float, float]] = OrderedDict()
         self._client: jwt.PyJWKClient | None = None
         self._keys: jwt.PyJWKSet | None = None
         if settings.jwks.startswith(("https://", "http://")):
@@ -67,8 +75,29 @@ class TokenVerifier:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("expected Authorization: Bearer <token>")
         token = token.strip()
+        digest = hashlib.sha256(token.encode()).digest()
+        known = self._verified.get(digest)
+        if known is not None:
+            principal, not_before, expires = known
+            if not_before - LEEWAY_S <= self._now() < expires + LEEWAY_S:
+                self._verified.move_to_end(digest)
+                return principal
+            del self._verified[digest]
+        claims = self._decode(token)
+        principal = _principal(claims)
+        nbf = claims.get("nbf", 0)
+        self._verified[digest] = (
+            principal,
+            float(nbf) if isinstance(nbf, int | float) else 0.0,
+            float(claims["exp"]),
+        )
+        if len(self._verified) > CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return principal
+
+    def _decode(self, token: str) -> dict[str, Any]:
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 self._key(token),
                 algorithms=ALGORITHMS,
@@ -89,7 +118,7 @@ class TokenVerifier:
             raise Unauthenticated("bad token signature") from None
         except jwt.PyJWTError:
             raise Unauthenticated("invalid token") from None
-        return _principal(claims)
+        return claims
 
 
 def _principal(claims: dict[str, Any]) -> Principal:
