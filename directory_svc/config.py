@@ -34,8 +34,11 @@ class TokenSettings:
     audience: str
 
 
-OPERATIONS_DIR = Path(__file__).resolve().parent.parent / "graphql" / "operations"
-"""The trusted documents (``graphql/operations`` of the checkout)."""
+_CHECKOUT_OPERATIONS = Path(__file__).resolve().parent.parent / "graphql" / "operations"
+_PACKAGED_OPERATIONS = Path(__file__).resolve().parent / "operations"
+OPERATIONS_DIR = _CHECKOUT_OPERATIONS if _CHECKOUT_OPERATIONS.is_dir() else _PACKAGED_OPERATIONS
+"""The trusted documents: ``graphql/operations`` of the checkout, or the copy an installed
+package carries (``setup.py`` copies it at build time)."""
 
 
 def _folder(env_vars: Mapping[str, str], name: str, default: Path) -> Path:
