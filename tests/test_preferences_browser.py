@@ -178,14 +178,11 @@ async def test_the_form_shows_how_many_publishers_acknowledged_the_choices(
         .decode()
     )
     out = tmp_path / "feeds"
-    for pid, kind in (
-        ("pages", PublisherKind.DIRECTORY),
-        ("renseignements", PublisherKind.ENQUIRY),
-    ):
+    for pid, kind in (("editeur-a", PublisherKind.DIRECTORY), ("editeur-b", PublisherKind.ENQUIRY)):
         profile = PublisherProfile(pid, kind)
         await add_publisher(storage.publishers, Publisher(profile, pid, ack_key=pem))
         feed = await export_now(storage, keys_dir, pid, out)
-        if pid == "pages":  # only this one applies its feed and acknowledges it
+        if pid == "editeur-a":  # only this one applies its feed and acknowledges it
             applied = apply_feed(
                 feed.folder, tmp_path / pid,
                 operator_key=load_public_key(keys_dir / "signing.pub"), ack_key=key,
@@ -200,7 +197,8 @@ async def test_the_form_shows_how_many_publishers_acknowledged_the_choices(
     note = page.locator(f"#listing-{target.id} .acknowledged")
     await note.get_by_text("pris en compte par 1 éditeur sur 2", exact=False).wait_for()
     text = await note.inner_text()
-    assert "pages" not in text
-    assert "renseignements" not in text  # no publisher is named
+    assert "Annuaires (papier et en ligne) : 1 sur 1" in text
+    assert "Services de renseignements (118…) : 0 sur 1" in text
+    assert "editeur" not in text  # no publisher is named
     await page.screenshot(path=SHOTS / "05-acknowledged.png", full_page=True)
     assert page.errors == []

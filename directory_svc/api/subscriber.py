@@ -104,6 +104,16 @@ class ListingAcknowledgement:
     last_acknowledged_at: datetime | None = strawberry.field(
         description="The last such acknowledgement, if any."
     )
+    kinds: list[KindAcknowledgement] = strawberry.field(
+        description="The same, per kind of publisher (directory, enquiry, reverse look-up)."
+    )
+
+
+@strawberry.type(description="Of the active publishers of one kind, how many acknowledged.")
+class KindAcknowledgement:
+    kind: str = strawberry.field(description="DIRECTORY, ENQUIRY or REVERSE_LOOKUP.")
+    acknowledged: int
+    publishers: int
 
 
 @strawberry.type(name="Me", description="The signed-in subscriber's account.")
@@ -204,6 +214,12 @@ class SubscriberQueries:
                     acknowledged=a.acknowledged,
                     publishers=a.publishers,
                     last_acknowledged_at=a.last_acknowledged_at,
+                    kinds=[
+                        KindAcknowledgement(
+                            kind=k.kind.name, acknowledged=k.acknowledged, publishers=k.publishers
+                        )
+                        for k in a.kinds
+                    ],
                 )
                 for item, a in zip(mine.listings, mine.acknowledgements, strict=True)
             ],

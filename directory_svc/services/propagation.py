@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from directory_svc.domain.exports import AckStatus, ExportRun
+from directory_svc.domain.publishers import PublisherKind
 from directory_svc.storage.acks import FeedAcks
 from directory_svc.storage.export_runs import ExportRuns
 from directory_svc.storage.feeds import PublisherRepository
@@ -63,18 +64,30 @@ class Coverage:
     """How far one active publisher has acknowledged: the scan time of the last feed it
     acknowledged as applied, and when (None: nothing acknowledged yet)."""
 
+    kind: PublisherKind
     scanned_at: datetime | None
     acknowledged_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
+class KindCount:
+    """Of the active publishers of one kind, how many acknowledged."""
+
+    kind: PublisherKind
+    acknowledged: int
+    publishers: int
+
+
+@dataclass(frozen=True, slots=True)
 class AckSummary:
     """For one listing: how many active publishers acknowledged a feed that includes its
-    current state, out of how many, and the last such acknowledgement. No publisher named."""
+    current state, out of how many (also per kind), and the last such acknowledgement.
+    No publisher is named."""
 
     acknowledged: int
     publishers: int
     last_acknowledged_at: datetime | None
+    kinds: tuple[KindCount, ...] = ()
 
 
 async def coverage(
@@ -89,7 +102,8 @@ async def coverage(
         run = await runs.get(publisher.id, seq) if seq else None
         ack = await acks.get(publisher.id, seq) if seq else None
         scanned = None if run is None else (run.scan_started or run.started_at)
-        out.append(Coverage(scanned, None if ack is None else ack.received_at))
+        acked_at = None if ack is None else ack.received_at
+        out.append(Coverage(publisher.profile.kind, scanned, acked_at))
     return out
 
 
@@ -101,4 +115,13 @@ def summary(changed_at: datetime | None, covered: list[Coverage]) -> AckSummary:
         if c.scanned_at is not None and (changed_at is None or c.scanned_at >= changed_at)
     ]
     last = max((c.acknowledged_at for c in done if c.acknowledged_at), default=None)
-    return AckSummary(len(done), len(covered), last)
+    kinds = tuple(
+        KindCount(
+            kind,
+            sum(1 for c in done if c.kind is kind),
+            sum(1 for c in covered if c.kind is kind),
+        )
+        for kind in PublisherKind
+        if any(c.kind is kind for c in covered)
+    )
+    return AckSummary(len(done), len(covered), last, kinds)

@@ -285,7 +285,15 @@ function renderAcknowledged(section, listing) {
   const at = ack.lastAcknowledgedAt
     ? new Date(ack.lastAcknowledgedAt).toLocaleString(state.lang === "fr" ? "fr-FR" : "en-GB")
     : null;
-  el.textContent = t().acknowledged(ack.acknowledged, ack.publishers, at);
+  const sentence = document.createElement("p");
+  sentence.textContent = t().acknowledged(ack.acknowledged, ack.publishers, at);
+  const perKind = document.createElement("ul");
+  for (const k of ack.kinds || []) {
+    const item = document.createElement("li");
+    item.textContent = t().acknowledgedKind(t().kinds[k.kind] || k.kind, k.acknowledged, k.publishers);
+    perKind.append(item);
+  }
+  el.replaceChildren(sentence, perKind);
   el.hidden = false;
 }
 

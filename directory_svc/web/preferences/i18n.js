@@ -48,6 +48,7 @@ export const TEXTS = {
     acknowledged: (n, m, at) => m === 0 ? "" :
       `Vos choix actuels ont été pris en compte par ${n} éditeur${n > 1 ? "s" : ""} sur ${m}` +
       (at ? ` (dernier accusé de réception le ${at}).` : "."),
+    acknowledgedKind: (kind, n, m) => `${kind} : ${n} sur ${m}`,
     numberNotInDirectories: "non publié",
     extraLegend: "Autres utilisateurs de la ligne",
     addExtra: "Ajouter une personne",
@@ -129,6 +130,7 @@ export const TEXTS = {
     acknowledged: (n, m, at) => m === 0 ? "" :
       `Your current choices have been applied by ${n} of ${m} publisher${m > 1 ? "s" : ""}` +
       (at ? ` (last acknowledgement on ${at}).` : "."),
+    acknowledgedKind: (kind, n, m) => `${kind}: ${n} of ${m}`,
     numberNotInDirectories: "not published",
     extraLegend: "Other users of the line",
     addExtra: "Add a person",
