@@ -12,7 +12,7 @@ from directory_svc.config import Settings
 from directory_svc.domain.access import Role
 from directory_svc.domain.choices import Actor, Channel, Provenance
 from directory_svc.domain.history import Change
-from directory_svc.domain.listings import Listing, ListingKind
+from directory_svc.domain.listings import LineNumber, Listing, ListingKind
 from directory_svc.domain.numbers import LineType
 from directory_svc.services.listings import create_listing
 from directory_svc.services.seed import demo_listings, seed_listings
@@ -217,3 +217,36 @@ async def test_the_data_export_never_names_the_staff_who_read_or_changed_my_data
     assert [a["role"] for a in export["accesses"]] == ["support"]
     assert export["listings"][0]["history"][-1]["by"] == "support"
     assert "agent-secret-77" not in json.dumps(export)
+
+
+async def test_me_sends_as_many_commands_for_one_line_as_for_five(
+    storage: Storage, settings: Settings
+) -> None:
+    """Issue 14: `me` reads all homonymy groups in one query, whatever the number of lines."""
+    from directory_svc.domain.access import Principal
+    from directory_svc.services.dependencies import Services
+    from directory_svc.services.my_data import my_overview
+    from directory_svc.storage.setup import open_storage
+    from tests.test_versioned_writes import Commands
+
+    await seed_listings(storage.listings, 12, seed=14, accounts=storage.accounts)
+    items = list(demo_listings(12, seed=14))
+    one, many = items[0], items[1]
+    origin = Change("lines", Provenance(Actor.IMPORT, Channel.IMPORT, one.provenance.at, "n"))
+    for n in range(4):  # four more lines on the account of ``many``
+        number = LineNumber(f"+3314000001{n}", LineType.FIXED_GEOGRAPHIC)
+        line = replace(many, id=f"line-{n}", numbers=(number,), version=0)
+        await create_listing(storage.listings, line, origin)
+    listener = Commands()
+    opened = await open_storage(settings, indexes=False, listeners=[listener])
+    try:
+        counts = []
+        for account in (one.account_id, many.account_id):
+            listener.sent.clear()
+            who = Principal("sub", Role.CUSTOMER, account_id=account)
+            mine = await my_overview(Services.of(opened, settings), who=who)
+            counts.append((len(mine.listings), len(listener.sent)))
+    finally:
+        await opened.close()
+    assert [n for n, _ in counts] == [1, 5]
+    assert counts[0][1] == counts[1][1]

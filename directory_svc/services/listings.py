@@ -97,6 +97,25 @@ def _with_provenance(listing: Listing, change: Change) -> Listing:
     return replace(listing, provenance=change.provenance)
 
 
+async def homonym_groups(
+    repo: ListingRepository, listings: list[Listing]
+) -> dict[str, list[Listing]]:
+    """``homonym_group`` of each listing, with one query for all of them."""
+    keys = {item.id: repo.codec.homonym_keys(item) for item in listings}
+    if not keys:
+        return {}
+    found = await repo.in_homonym_groups(
+        sorted({hi for hi, _ in keys.values()}), sorted({hn for _, hn in keys.values()})
+    )
+    member_keys = [(m, repo.codec.homonym_keys(m)) for m in found]
+    groups = {}
+    for item in listings:
+        hi, hn = keys[item.id]
+        members = [m for m, (mi, mn) in member_keys if (mi == hi or mn == hn) and m.id != item.id]
+        groups[item.id] = [*members, item]
+    return groups
+
+
 async def homonym_group(repo: ListingRepository, listing: Listing) -> list[Listing]:
     """Every stored listing sharing one of ``listing``'s homonymy keys, then ``listing``
     itself, last and as given (it may be an unsaved preview)."""

@@ -11,7 +11,7 @@ from directory_svc.domain.errors import NotFound
 from directory_svc.domain.history import HistoryEntry, listing_values
 from directory_svc.domain.listings import Listing
 from directory_svc.services.dependencies import Services
-from directory_svc.services.previews import Preview, preview
+from directory_svc.services.previews import Preview, previews
 from directory_svc.services.propagation import AckSummary, coverage, summary
 from directory_svc.storage.access_log import AccessLog
 from directory_svc.storage.accounts import AccountRepository
@@ -50,11 +50,11 @@ async def my_overview(services: Services, *, who: Principal) -> MyOverview:
     """The caller's listings, each previewed per kind of publisher and with its
     acknowledgement summary, and the last 100 staff reads of their data."""
     mine = await my_listings(services.listings, who)
-    previews = [await preview(services.listings, item) for item in mine]
+    previewed = await previews(services.listings, mine)
     accesses = await services.access_log.query(account_id=_account_of(who), limit=100)
     covered = await coverage(publishers=services.publishers, runs=services.runs, acks=services.acks)
     acknowledged = [summary(item.updated_at, covered) for item in mine]
-    return MyOverview(mine, previews, accesses, acknowledged)
+    return MyOverview(mine, previewed, accesses, acknowledged)
 
 
 async def my_listings(repo: ListingRepository, who: Principal) -> list[Listing]:

@@ -22,7 +22,7 @@ from directory_svc.domain.projection import (
 )
 from directory_svc.domain.publishers import PublisherKind, PublisherProfile
 from directory_svc.services.choices import ChoiceValues, owned_listing, with_choices
-from directory_svc.services.listings import homonym_group
+from directory_svc.services.listings import homonym_group, homonym_groups
 from directory_svc.storage.listings import ListingRepository
 
 STANDARD_PROFILES: tuple[PublisherProfile, ...] = tuple(
@@ -80,7 +80,17 @@ def choice_limits(listing: Listing, homonyms: HomonymIndex) -> list[Limit]:
 
 async def preview(repo: ListingRepository, listing: Listing) -> Preview:
     """The listing as each kind of publisher would receive it, with the reasons."""
-    group = await homonym_group(repo, listing)
+    return preview_in(listing, await homonym_group(repo, listing))
+
+
+async def previews(repo: ListingRepository, listings: list[Listing]) -> list[Preview]:
+    """``preview`` of each listing, with one query for all their homonymy groups."""
+    groups = await homonym_groups(repo, listings)
+    return [preview_in(item, groups[item.id]) for item in listings]
+
+
+def preview_in(listing: Listing, group: list[Listing]) -> Preview:
+    """The preview of ``listing`` given its homonymy group (``listing`` last)."""
     kinds = [
         KindPreview(profile.kind, project(listing, profile, homonyms_in_list(group, profile)))
         for profile in STANDARD_PROFILES
