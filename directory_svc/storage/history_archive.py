@@ -60,6 +60,11 @@ class HistoryArchive:
         cursor = self._col.find({"l": listing_id}).sort("seq", ASCENDING)
         return [d["e"] async for d in cursor]
 
+    async def holds_change(self, listing_id: str, change_id: str) -> bool:
+        """Whether an archived entry of the listing is the change ``change_id``."""
+        found = await self._col.find_one({"l": listing_id, "e.change_id": change_id}, {"_id": 1})
+        return found is not None
+
     async def kids(self, listing_id: str) -> set[str]:
         """The keys the listing's archived entries are sealed under."""
         return {d["kid"] async for d in self._col.find({"l": listing_id}, {"kid": 1})}

@@ -5,7 +5,8 @@ Every change is one versioned write (``storage.versioned``: ``update_one`` filte
 ``_id`` and the version read) that sets the new state and pushes its history entry:
 single-document atomicity, no transaction needed. The listing the caller read carries its
 version and history head, so a change reads it once. A retried change (same change id) is
-recognised and not applied twice (while its entry is among the ones the document keeps).
+recognised and not applied twice (its entry is looked for in the document, then in the
+archive).
 Older entries move to ``history_archive`` every ``SLACK`` versions, so a document stays
 bounded whatever the number of changes.
 """
@@ -114,6 +115,8 @@ class ListingRepository(ListingReads):
             existing = await self._col.find_one(
                 {"_id": listing.id, "history.change_id": change.change_id}, STATE_ONLY
             )
+            if existing is None and await self.archive.holds_change(listing.id, change.change_id):
+                existing = await self._col.find_one({"_id": listing.id}, STATE_ONLY)
             if existing is None:
                 raise AlreadyExists("listing") from None
             return self.codec.listing(existing)
@@ -219,7 +222,7 @@ class ListingRepository(ListingReads):
         applied = await self._col.count_documents(
             {"_id": listing_id, "history.change_id": change.change_id}
         )
-        if applied:
+        if applied or await self.archive.holds_change(listing_id, change.change_id):
             return current
         raise VersionConflict(current)
 
