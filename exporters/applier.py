@@ -176,9 +176,14 @@ def apply_feed(
         "applied_at": datetime.now(UTC).isoformat(),
     }
     return Applied(
-        manifest["publisher"], int(manifest["sequence"]), upserts, deletes, len(pairs), digest,
-        sign_ack(ack, ack_key) if ack_key is not None else {"ack": ack},
-    )  # fmt: skip
+        publisher=manifest["publisher"],
+        sequence=int(manifest["sequence"]),
+        upserts=upserts,
+        deletes=deletes,
+        entries=len(pairs),
+        copy_digest=digest,
+        ack=sign_ack(ack, ack_key) if ack_key is not None else {"ack": ack},
+    )
 
 
 def sign_ack(ack: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]:

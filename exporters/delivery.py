@@ -7,10 +7,12 @@ never picks up half a feed. The server is pinned by the host key in the registra
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncssh
+from asyncssh import SFTPClient
 
 from directory_svc.domain.publishers import SftpTarget
 
@@ -21,22 +23,29 @@ class DeliveryFailed(Exception):
     """The push did not complete; the message names the server, never a secret."""
 
 
+@asynccontextmanager
+async def _sftp_client(target: SftpTarget, client_key: Path) -> AsyncIterator[SFTPClient]:
+    """An SFTP session with the publisher's server, pinned to its registered host key."""
+    known = asyncssh.import_known_hosts(f"[{target.host}]:{target.port} {target.host_key}\n")
+    async with (
+        asyncssh.connect(
+            target.host,
+            port=target.port,
+            username=target.username,
+            client_keys=[str(client_key)],
+            known_hosts=known,
+            connect_timeout=CONNECT_TIMEOUT_S,
+        ) as conn,
+        conn.start_sftp_client() as sftp,
+    ):
+        yield sftp
+
+
 async def push_sftp(folder: Path, target: SftpTarget, client_key: Path) -> None:
     """Upload ``folder`` into the target directory, atomically (upload, then rename)."""
-    known = asyncssh.import_known_hosts(f"[{target.host}]:{target.port} {target.host_key}\n")
     files = await asyncio.to_thread(lambda: sorted(folder.iterdir()))
     try:
-        async with (
-            asyncssh.connect(
-                target.host,
-                port=target.port,
-                username=target.username,
-                client_keys=[str(client_key)],
-                known_hosts=known,
-                connect_timeout=CONNECT_TIMEOUT_S,
-            ) as conn,
-            conn.start_sftp_client() as sftp,
-        ):
+        async with _sftp_client(target, client_key) as sftp:
             partial = f"{target.directory.rstrip('/')}/.{folder.name}.partial"
             final = f"{target.directory.rstrip('/')}/{folder.name}"
             if await sftp.exists(final):
@@ -66,21 +75,10 @@ async def collect_acks(
     ``handle``, which returns None when recorded, else why it was refused. Recorded files
     move to ``acks/received/``; refused ones to ``acks/refused/`` with ``<name>.error``
     saying why. Returns the names handled."""
-    known = asyncssh.import_known_hosts(f"[{target.host}]:{target.port} {target.host_key}\n")
     base = f"{target.directory.rstrip('/')}/{ACKS_DIR}"
     handled = []
     try:
-        async with (
-            asyncssh.connect(
-                target.host,
-                port=target.port,
-                username=target.username,
-                client_keys=[str(client_key)],
-                known_hosts=known,
-                connect_timeout=CONNECT_TIMEOUT_S,
-            ) as conn,
-            conn.start_sftp_client() as sftp,
-        ):
+        async with _sftp_client(target, client_key) as sftp:
             if not await sftp.isdir(base):
                 return []
             for sub in ("received", "refused"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -100,12 +101,7 @@ async def audit_listing(
         "status": listing.status.value,
         "version": listing.version,
         "choices": {
-            "listed": c.listed,
-            "initial_only": c.initial_only,
-            "no_gender": c.no_gender,
-            "no_street": c.no_street,
-            "no_reverse_lookup": c.no_reverse_lookup,
-            "no_marketing": c.no_marketing,
+            **asdict(c),
             "by": p.actor.value,
             "channel": p.channel.value,
             "at": _when(p.at),
