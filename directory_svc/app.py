@@ -37,7 +37,7 @@ from directory_svc.config import Settings
 from directory_svc.domain.access import Role
 from directory_svc.observability import Metrics
 from directory_svc.services.dependencies import Services
-from directory_svc.services.propagation import pending_optouts
+from directory_svc.services.propagation import oldest_pending_ages
 from directory_svc.services.publishers import may_act
 from directory_svc.storage.client import DatabaseUnreachable, ping
 from directory_svc.storage.setup import Storage, open_storage
@@ -134,20 +134,15 @@ async def _refresh_optout_ages(app: web.Application) -> None:
     """Set the oldest unacknowledged opt-out age of every active publisher."""
     services, gauge = app[RESOURCES].services, app[METRICS].unacknowledged_optout_age
     try:
-        pending = await pending_optouts(
-            publishers=services.publishers,
-            runs=services.runs,
-            acks=services.acks,
-            now=clock.now(),
+        ages = await oldest_pending_ages(
+            publishers=services.publishers, runs=services.runs, acks=services.acks, now=clock.now()
         )
-        active = [p.id for p in await services.publishers.all() if p.active]
     except PyMongoError:
         app[METRICS].db_errors.labels("metrics").inc()
         return
     gauge.clear()
-    for publisher_id in active:
-        ages = [p.age.total_seconds() for p in pending if p.publisher_id == publisher_id]
-        gauge.labels(publisher_id).set(max(ages, default=0.0))
+    for publisher_id, age in ages.items():
+        gauge.labels(publisher_id).set(age)
 
 
 @dataclass

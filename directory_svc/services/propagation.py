@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from directory_svc.domain.exports import AckStatus, ExportRun
+from directory_svc.domain.exports import Acknowledgement, AckStatus, ExportRun
 from directory_svc.domain.publishers import PublisherKind
 from directory_svc.storage.acks import FeedAcks
 from directory_svc.storage.export_runs import ExportRuns
@@ -41,15 +41,34 @@ async def pending_optouts(
 ) -> list[PendingOptOuts]:
     """Every active publisher's unacknowledged feeds with opt-outs whose oldest opt-out is
     at least ``older_than`` old, oldest first."""
-    pending = []
+    by_publisher = await _pending_by_publisher(publishers=publishers, runs=runs, acks=acks, now=now)
+    pending = [p for waiting in by_publisher.values() for p in waiting if p.age >= older_than]
+    return sorted(pending, key=lambda p: p.oldest_change_at)
+
+
+async def oldest_pending_ages(
+    *, publishers: PublisherRepository, runs: ExportRuns, acks: FeedAcks, now: datetime
+) -> dict[str, float]:
+    """For every active publisher, the age in seconds of its oldest unacknowledged
+    opt-out (0 when none is pending): the gauge of ``/metrics``."""
+    by_publisher = await _pending_by_publisher(publishers=publishers, runs=runs, acks=acks, now=now)
+    return {
+        pid: max((p.age.total_seconds() for p in waiting), default=0.0)
+        for pid, waiting in by_publisher.items()
+    }
+
+
+async def _pending_by_publisher(
+    *, publishers: PublisherRepository, runs: ExportRuns, acks: FeedAcks, now: datetime
+) -> dict[str, list[PendingOptOuts]]:
+    out: dict[str, list[PendingOptOuts]] = {}
     for publisher in await publishers.all():
         if not publisher.active:
             continue
         done = await acks.applied_up_to(publisher.id, APPLIED)
-        for run in await runs.with_optouts_after(publisher.id, done):
-            if run.oldest_optout_at is not None and now - run.oldest_optout_at >= older_than:
-                pending.append(_pending(run, now))
-    return sorted(pending, key=lambda p: p.oldest_change_at)
+        carried = await runs.with_optouts_after(publisher.id, done)
+        out[publisher.id] = [_pending(r, now) for r in carried if r.oldest_optout_at is not None]
+    return out
 
 
 def _pending(run: ExportRun, now: datetime) -> PendingOptOuts:
@@ -90,6 +109,37 @@ class AckSummary:
     kinds: tuple[KindCount, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class AcknowledgedFeed:
+    """The last feed a publisher acknowledged as applied: the acknowledgement, and when
+    that feed's scan started (what it includes). Both None: nothing acknowledged yet."""
+
+    ack: Acknowledgement | None
+    scanned_at: datetime | None
+
+    def covers(self, changed_at: datetime | None) -> bool:
+        """Whether that feed includes a listing last changed at ``changed_at``."""
+        return includes(self.scanned_at, changed_at)
+
+
+def includes(scanned_at: datetime | None, changed_at: datetime | None) -> bool:
+    """Whether a feed whose scan started at ``scanned_at`` includes a listing last changed
+    at ``changed_at``."""
+    return scanned_at is not None and (changed_at is None or scanned_at >= changed_at)
+
+
+async def acknowledged_feed(
+    publisher_id: str, *, runs: ExportRuns, acks: FeedAcks
+) -> AcknowledgedFeed:
+    """The publisher's last feed acknowledged as applied (matched or unverifiable)."""
+    seq = await acks.applied_up_to(publisher_id, APPLIED)
+    if not seq:
+        return AcknowledgedFeed(None, None)
+    run = await runs.get(publisher_id, seq)
+    scanned = None if run is None else (run.scan_started or run.started_at)
+    return AcknowledgedFeed(await acks.get(publisher_id, seq), scanned)
+
+
 async def coverage(
     *, publishers: PublisherRepository, runs: ExportRuns, acks: FeedAcks
 ) -> list[Coverage]:
@@ -98,22 +148,15 @@ async def coverage(
     for publisher in await publishers.all():
         if not publisher.active:
             continue
-        seq = await acks.applied_up_to(publisher.id, APPLIED)
-        run = await runs.get(publisher.id, seq) if seq else None
-        ack = await acks.get(publisher.id, seq) if seq else None
-        scanned = None if run is None else (run.scan_started or run.started_at)
-        acked_at = None if ack is None else ack.received_at
-        out.append(Coverage(publisher.profile.kind, scanned, acked_at))
+        feed = await acknowledged_feed(publisher.id, runs=runs, acks=acks)
+        acked_at = None if feed.ack is None else feed.ack.received_at
+        out.append(Coverage(publisher.profile.kind, feed.scanned_at, acked_at))
     return out
 
 
 def summary(changed_at: datetime | None, covered: list[Coverage]) -> AckSummary:
     """The acknowledgement summary of a listing last changed at ``changed_at``."""
-    done = [
-        c
-        for c in covered
-        if c.scanned_at is not None and (changed_at is None or c.scanned_at >= changed_at)
-    ]
+    done = [c for c in covered if includes(c.scanned_at, changed_at)]
     last = max((c.acknowledged_at for c in done if c.acknowledged_at), default=None)
     kinds = tuple(
         KindCount(

@@ -29,7 +29,7 @@ from directory_svc.services.listings import (
     homonym_group,
     list_listings,
 )
-from directory_svc.services.propagation import APPLIED
+from directory_svc.services.propagation import acknowledged_feed
 from directory_svc.services.rate_limits import RateLimited, RateLimits
 from directory_svc.storage.access_log import AccessLog
 from directory_svc.storage.accounts import AccountRepository
@@ -196,18 +196,14 @@ async def explanation_of(services: Services, listing: Listing) -> Explanation:
     for publisher in await services.publishers.all():
         homonyms = homonyms_in_list(group, publisher.profile)
         sent = (await services.ledger.get(publisher.id, [listing.id])).get(listing.id)
-        seq = await services.acks.applied_up_to(publisher.id, APPLIED)
-        ack = await services.acks.get(publisher.id, seq) if seq else None
-        run = await services.runs.get(publisher.id, seq) if seq else None
-        scanned = None if run is None else (run.scan_started or run.started_at)
-        changed = listing.updated_at
+        feed = await acknowledged_feed(publisher.id, runs=services.runs, acks=services.acks)
         views.append(
             PublisherView(
                 publisher=publisher,
                 projection=project(listing, publisher.profile, homonyms),
                 last_sent_sequence=sent.sequence if sent else None,
-                acknowledged=ack,
-                covers_current=scanned is not None and (changed is None or scanned >= changed),
+                acknowledged=feed.ack,
+                covers_current=feed.covers(listing.updated_at),
             )
         )
     return Explanation(listing, await services.listings.history(listing.id), views)
