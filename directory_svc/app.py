@@ -40,6 +40,7 @@ from directory_svc.services.dependencies import Services
 from directory_svc.services.propagation import oldest_pending_ages
 from directory_svc.services.publishers import may_act
 from directory_svc.storage.client import DatabaseUnreachable, ping
+from directory_svc.storage.command_counter import CommandCounter
 from directory_svc.storage.setup import Storage, open_storage
 
 log = logging.getLogger("directory_svc.http")
@@ -180,7 +181,8 @@ async def _build_indexes(storage: Storage, settings: Settings, build: IndexBuild
 async def _database(app: web.Application) -> AsyncIterator[None]:
     """Open the client at start-up (fail fast if the database is unreachable); close it last."""
     settings = app[SETTINGS]
-    storage = await open_storage(settings, indexes=False)
+    counter = CommandCounter(app[METRICS].count_db_command)
+    storage = await open_storage(settings, indexes=False, listeners=[counter])
     log.info("versioned writes", extra={"adapter": storage.listings.versioned.name})
     indexes = asyncio.create_task(_build_indexes(storage, settings, app[INDEXES]))
     try:

@@ -70,7 +70,17 @@ class Metrics:
             "Requests refused at once (503) because too many were already at the database.",
             registry=self.registry,
         )
+        self.db_commands = Counter(
+            "directory_db_commands",
+            "Database commands sent by this process, by command name.",
+            ["command"],
+            registry=self.registry,
+        )
         self._operations: set[str] = set()
+
+    def count_db_command(self, name: str) -> None:
+        """One more database command (called by the storage's command listener)."""
+        self.db_commands.labels(name).inc()
 
     def operation_label(self, name: str | None) -> str:
         """A bounded label for an operation name: clients choose names, so cap the set."""
