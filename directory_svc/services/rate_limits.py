@@ -39,24 +39,33 @@ class RateLimits:
         """Count one mutation of ``subject`` (and of ``address``), or raise ``RateLimited``."""
         keys = [f"mutation:sub:{subject}"] + ([f"mutation:addr:{address}"] if address else [])
         for key in keys:
-            count = await self.counters.add(key, window_s=MINUTE)
-            if count.value > self.mutations_per_minute:
-                raise RateLimited(count.resets_in_s, "changes")
+            grant = await self.counters.take(key, window_s=MINUTE, limit=self.mutations_per_minute)
+            if not grant.granted:
+                raise RateLimited(grant.resets_in_s, "changes")
 
     async def open_staff_read(self, *, agent: str, lookup: bool) -> None:
-        """Count one staff read (a look-up when ``lookup``), or raise ``RateLimited``."""
-        lookups_key = f"lookup:{agent}"
+        """Count one staff read (a look-up when ``lookup``), or raise ``RateLimited``.
+
+        A refused look-up marks the agent for the hour; every read then checks the mark."""
+        refused_key = f"refused:{agent}"
         if lookup:
-            looked = await self.counters.add(lookups_key, window_s=HOUR)
+            looked = await self.counters.take(
+                f"lookup:{agent}", window_s=HOUR, limit=self.lookups_per_hour
+            )
+            if not looked.granted:
+                await self.counters.add(refused_key, window_s=HOUR)
+                raise RateLimited(looked.resets_in_s)
         else:
-            looked = await self.counters.get(lookups_key, window_s=HOUR)
-        if looked.value > self.lookups_per_hour:
-            raise RateLimited(looked.resets_in_s)
-        read = await self.counters.add(f"read:{agent}", window_s=HOUR)
-        if read.value > self.staff_reads_per_hour:
+            refused = await self.counters.get(refused_key, window_s=HOUR)
+            if refused.value:
+                raise RateLimited(refused.resets_in_s)
+        read = await self.counters.take(
+            f"read:{agent}", window_s=HOUR, limit=self.staff_reads_per_hour
+        )
+        if not read.granted:
             raise RateLimited(read.resets_in_s, "reads")
 
     async def count_listings_read(self, *, agent: str, listings: int) -> None:
         """Add the listings a read returned beyond the one ``open_staff_read`` counted."""
         if listings > 1:
-            await self.counters.add(f"read:{agent}", window_s=HOUR, amount=listings - 1)
+            await self.counters.use(f"read:{agent}", window_s=HOUR, amount=listings - 1)
