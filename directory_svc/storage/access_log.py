@@ -1,7 +1,15 @@
-"""The access log: one record per staff read of a person's data (append-only inserts)."""
+"""The access log: one record per staff read of a person's data (append-only inserts).
+
+Group commit: a record that arrives while an insert is in flight waits for the next one,
+which carries every record that arrived meanwhile (one ``insert_many``). Each caller still
+waits until its own record is acknowledged, and gets the error if that insert failed: the
+log stays fail-closed, and a lone request is written at once (no timer, no added wait).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING
@@ -12,12 +20,17 @@ from directory_svc.storage.documents import Document
 
 __all__ = ["AccessLog", "AccessRecord"]
 
+GROUP_MAX = 500
+"""At most this many callers share one insert."""
+
 
 class AccessLog:
     """Append-only access records, queried by agent, subject and period."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._col = db["access_log"]
+        self._queue: list[tuple[list[Document], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def ensure_indexes(self) -> None:
         """Index by agent, by listing and by account, each with time."""
@@ -30,24 +43,46 @@ class AccessLog:
         )
 
     async def record(self, records: list[AccessRecord]) -> None:
-        """Append records (one insert each batch; never updated)."""
-        if records:
-            await self._col.insert_many(
-                [
-                    {
-                        "at": r.at,
-                        "agent": r.agent,
-                        "role": r.role,
-                        "op": r.operation,
-                        "purpose": r.purpose,
-                        "listing": r.listing_id,
-                        "account": r.account_id,
-                        "flagged": r.flagged,
-                    }
-                    for r in records
-                ],
-                ordered=True,
-            )
+        """Append records (never updated); returns once they are acknowledged."""
+        if not records:
+            return
+        docs = [
+            {
+                "at": r.at,
+                "agent": r.agent,
+                "role": r.role,
+                "op": r.operation,
+                "purpose": r.purpose,
+                "listing": r.listing_id,
+                "account": r.account_id,
+                "flagged": r.flagged,
+            }
+            for r in records
+        ]
+        done = asyncio.get_running_loop().create_future()
+        self._queue.append((docs, done))
+        if self._writer is None or self._writer.done():
+            # In a context of its own: no caller's request deadline governs the others'.
+            self._writer = asyncio.create_task(self._write(), context=contextvars.Context())
+        await done
+
+    async def _write(self) -> None:
+        """Insert what is queued, in batches, until nothing is."""
+        while self._queue:
+            batch, self._queue = self._queue[:GROUP_MAX], self._queue[GROUP_MAX:]
+            docs = [doc for docs, _ in batch for doc in docs]
+            error: BaseException | None = None
+            try:
+                await self._col.insert_many(docs, ordered=True)
+            except Exception as exc:  # every caller of the batch hears it
+                error = exc
+            for _, done in batch:
+                if done.done():  # its caller went away; the record is written anyway
+                    continue
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
 
     async def query(
         self,
