@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 
 from directory_svc.api.trusted import TrustedDocuments
 from directory_svc.config import OPERATIONS_DIR
@@ -34,6 +35,7 @@ class Server:
     def __init__(self, mode: str, env: dict[str, str]) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.idle: tuple[float, int] = (0.0, 0)
         # The service logs one line per request: to a file, never to a pipe nobody reads
         # (a full pipe blocks the server).
         self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{mode}-", suffix=".log")  # noqa: SIM115
@@ -44,12 +46,37 @@ class Server:
             stderr=self.log,
         )
 
+    async def snapshot(self) -> tuple[float, int]:
+        """(CPU seconds of the server process so far, database commands it sent so far).
+
+        The scrape is counted first, then the CPU read: two snapshots bracket exactly one
+        scrape, whose cost ``idle_cost`` measures."""
+        async with aiohttp.ClientSession() as s, s.get(f"{self.url}/metrics") as r:
+            text = await r.text()
+        commands = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("directory_db_commands_total{")
+        )
+        times = psutil.Process(self.proc.pid).cpu_times()
+        return times.user + times.system, int(commands)
+
+    async def idle_cost(self) -> tuple[float, int]:
+        """What one snapshot costs the server (CPU seconds, commands): the least of five."""
+        costs = []
+        for _ in range(5):
+            a = await self.snapshot()
+            b = await self.snapshot()
+            costs.append((b[0] - a[0], b[1] - a[1]))
+        return min(c[0] for c in costs), min(c[1] for c in costs)
+
     async def __aenter__(self) -> Server:
         async with aiohttp.ClientSession() as s:
             for _ in range(300):
                 try:
                     async with s.get(f"{self.url}/readyz") as r:
                         if r.status == 200:
+                            self.idle = await self.idle_cost()
                             return self
                 except aiohttp.ClientError:
                     pass
@@ -85,8 +112,12 @@ def summary(latencies: list[float], seconds: float, errors: int) -> dict[str, fl
     }
 
 
-async def load(call: Call, clients: int, total: int, warmup: int = 10) -> dict[str, float]:
-    """``total`` calls spread over ``clients`` concurrent workers (after a warm-up)."""
+async def load(
+    call: Call, clients: int, total: int, warmup: int = 10, meter: Server | None = None
+) -> dict[str, float]:
+    """``total`` calls spread over ``clients`` concurrent workers (after a warm-up).
+
+    With ``meter``: the server's CPU milliseconds and database commands per call too."""
     latencies: list[float] = []
     errors = 0
     connector = aiohttp.TCPConnector(limit=clients)
@@ -106,10 +137,18 @@ async def load(call: Call, clients: int, total: int, warmup: int = 10) -> dict[s
                     continue
                 latencies.append(time.perf_counter() - start)
 
+        before = await meter.snapshot() if meter else (0.0, 0)
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
         elapsed = time.perf_counter() - start
-    return summary(latencies, elapsed, errors)
+        after = await meter.snapshot() if meter else (0.0, 0)
+    result = summary(latencies, elapsed, errors)
+    if meter is not None:
+        idle_cpu, idle_commands = meter.idle
+        calls = max(1, len(latencies) + errors)
+        result["cpu_ms"] = max(0.0, after[0] - before[0] - idle_cpu) * 1000 / calls
+        result["commands"] = max(0, after[1] - before[1] - idle_commands) / calls
+    return result
 
 
 async def post_graphql(

@@ -6,16 +6,20 @@
 For each operation: ``CALLS`` calls through the whole app (aiohttp test server, real HTTP on
 loopback, the same middlewares as ``serve``), database commands per call by command name
 (the app's own counter, ``directory_db_commands_total``), and a pyinstrument profile saved
-as ``OUT_DIR/<operation>.txt`` (default ``bench/profiles``). The client runs in the same
-process, so its frames appear too (under ``bench``/``aiohttp.client``); the service's are
-under ``directory_svc``, ``exporters``, ``strawberry``.
+as ``OUT_DIR/<operation>.txt`` (wall time, awaits charged to their caller) and a cProfile
+table as ``OUT_DIR/<operation>.cprofile.txt`` (CPU, by own time); OUT_DIR defaults to
+``bench/profiles``. The client runs in the same process, so its frames appear too (under
+``bench``/``aiohttp.client``); the service's are under ``directory_svc``, ``strawberry``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import cProfile
+import io
 import json
 import os
+import pstats
 import sys
 import tempfile
 from collections import Counter
@@ -84,7 +88,17 @@ async def main(out: Path) -> int:
             with Profiler(async_mode="enabled", interval=0.0005) as profiler:
                 for n in range(CALLS):
                     await call(client.session, 1000 + n)
-            per_call = {k: round(v / CALLS, 2) for k, v in (commands(client) - before).items() if v}
+            cpu = cProfile.Profile()
+            cpu.enable()
+            for n in range(CALLS):
+                await call(client.session, 2000 + n)
+            cpu.disable()
+            text = io.StringIO()
+            stats = pstats.Stats(cpu, stream=text).sort_stats("tottime")
+            stats.print_stats(45)
+            (out / f"{name}.cprofile.txt").write_text(text.getvalue())
+            counted = commands(client) - before  # both loops
+            per_call = {k: round(v / (2 * CALLS), 2) for k, v in counted.items() if v}
             summary[name] = {"commands_per_call": per_call, "total": sum(per_call.values())}
             (out / f"{name}.txt").write_text(profiler.output_text(color=False, show_all=False))
             print(f"{name:>16}: {sum(per_call.values()):5.2f} commands/call {per_call}")

@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -76,18 +77,23 @@ def count_documents(batch: bytes) -> int:
     return count
 
 
-async def raw_scan(storage: Storage) -> tuple[int, float]:
-    """Baseline: every document of the collection as raw BSON batches, no decoding."""
+async def raw_scan(storage: Storage) -> tuple[int, float, float]:
+    """Baseline: every document of the collection as raw BSON batches, no decoding.
+    Returns (documents, wall seconds, CPU seconds of this process)."""
     col = storage.client[storage.listings._col.database.name]["listings"]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     total = 0
     async for batch in col.find_raw_batches({}, batch_size=1000):
         total += count_documents(batch)
-    return total, time.perf_counter() - start
+    return total, time.perf_counter() - start, time.process_time() - cpu
+
+
+COST = re.compile(r"cost: (\d+) database commands, ([0-9.]+) s CPU")
 
 
 def export_process(env: dict[str, str], out: Path, full: bool) -> dict[str, Any]:
-    """One export in a child process: wall time and that child's peak RSS."""
+    """One export in a child process: wall time, that child's peak RSS and CPU seconds, and
+    the database commands it reported."""
     args = [str(BIN), "export", "run", "--publisher", "bench", "--out", str(out)]
     if full:
         args.append("--full")
@@ -97,11 +103,18 @@ def export_process(env: dict[str, str], out: Path, full: bool) -> dict[str, Any]
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - start
         output = proc.stdout.read().decode() if proc.stdout else ""
+        errors.seek(0)
+        err = errors.read().decode(errors="replace")
         if status != 0:
-            errors.seek(0)
-            tail = errors.read().decode(errors="replace")[-1500:]
-            raise RuntimeError(f"export failed: {output}\n{tail}")
-    return {"seconds": elapsed, "peak_rss_mb": usage.ru_maxrss / 1024, "output": output.strip()}
+            raise RuntimeError(f"export failed: {output}\n{err[-1500:]}")
+    cost = COST.search(err)
+    return {
+        "seconds": elapsed,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "commands": int(cost.group(1)) if cost else None,
+        "output": output.strip(),
+    }
 
 
 async def change_some(storage: Storage, count: int, fraction: float) -> tuple[int, int]:
@@ -149,6 +162,22 @@ async def change_some(storage: Storage, count: int, fraction: float) -> tuple[in
     return len(ids), retries
 
 
+async def engine_note(uri: str) -> str:
+    """Which engine the figures measured: BENCH_ENGINE_NOTE, else what the server says."""
+    if os.environ.get("BENCH_ENGINE_NOTE"):
+        return os.environ["BENCH_ENGINE_NOTE"]
+    client: pymongo.AsyncMongoClient[dict[str, Any]] = pymongo.AsyncMongoClient(uri)
+    try:
+        info = await client.admin.command("buildInfo")
+    finally:
+        await client.close()
+    if "ferretdb" in info:
+        return (
+            f"FerretDB {info['ferretdb'].get('version', '?')} (reports MongoDB {info['version']})"
+        )
+    return f"MongoDB-compatible server {info.get('version', '?')}"
+
+
 async def main() -> int:
     big = int(os.environ.get("BENCH_LISTINGS", "200000"))
     small = int(os.environ.get("BENCH_SMALL", "50000"))
@@ -168,7 +197,7 @@ async def main() -> int:
         "machine": (
             f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         ),
-        "database": "FerretDB 1.24.2 (SQLite) on loopback",
+        "database": await engine_note(uri),
         "listings": big,
         "figures": {},
     }
@@ -197,7 +226,7 @@ async def main() -> int:
         out = Path(tempfile.mkdtemp(prefix="bench-feeds-"))
         step(f"bare raw scan of {count:,} documents")
         raw_scan_rounds = [await raw_scan(storage) for _ in range(3)]
-        docs, scan_s = min(raw_scan_rounds, key=lambda r: r[1])
+        docs, scan_s, scan_cpu = min(raw_scan_rounds, key=lambda r: r[1])
         step(f"full export of {count:,} listings (child process)")
         rounds = 2 if count < 100_000 else 1
         full = min(
@@ -210,6 +239,9 @@ async def main() -> int:
             "target_ratio": 0.5,
             "peak_rss_mb": full["peak_rss_mb"],
             "seconds": full["seconds"],
+            "cpu_ms_per_record": full["cpu_s"] * 1000 / count,
+            "raw_scan_cpu_ms_per_record": scan_cpu * 1000 / max(1, docs),
+            "commands": full["commands"],
         }
         if f"full_export_{small}" in figures and f"full_export_{big}" in figures:
             small_rss = figures[f"full_export_{small}"]["peak_rss_mb"]
@@ -228,6 +260,11 @@ async def main() -> int:
                 "seconds": delta["seconds"],
                 "full_seconds": full["seconds"],
                 "time_ratio": delta["seconds"] / full["seconds"],
+                "cpu_s": delta["cpu_s"],
+                "full_cpu_s": full["cpu_s"],
+                "cpu_ratio": delta["cpu_s"] / full["cpu_s"],
+                "commands": delta["commands"],
+                "commands_per_change": (delta["commands"] or 0) / max(1, changed),
                 "target_ratio_max": 0.10,
                 "output": delta["output"],
             }

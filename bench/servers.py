@@ -22,30 +22,56 @@ from aiohttp import web
 
 from directory_svc.app import create_app
 from directory_svc.config import load_settings
-from directory_svc.domain.listings import Listing
+from directory_svc.domain.listings import LineType, Listing
 from directory_svc.domain.numbers import parse_french_number
+from directory_svc.domain.projection import publishable_numbers
 from directory_svc.observability import configure_logging
+from directory_svc.storage.command_counter import CommandCounter
 from directory_svc.storage.setup import Storage, open_storage
 
 STORAGE = web.AppKey("storage", Storage)
 STATES = web.AppKey("states", dict)
+COUNTER = web.AppKey("counter", CommandCounter)
 
 
 def listing_json(item: Listing) -> dict[str, Any]:
     """The fields of the LookupByNumber operation, as the service answers them."""
     a, c = item.address, item.choices
+    shown = publishable_numbers(item)
+    mobiles = [n for n in item.numbers if n.line_type is LineType.MOBILE and n.published]
     return {
-        "id": item.id, "kind": item.kind.value.upper(), "displayName": item.display_name,
-        "surname": item.surname, "firstName": item.first_name,
-        "address": {"postcode": a.postcode, "commune": a.commune, "inseeCode": a.insee_code,
-                    "street": a.street_line},
-        "numbers": [{"number": n.e164, "lineType": n.line_type.value.upper(),
-                     "published": n.published} for n in item.numbers],
-        "choices": {"listed": c.listed, "initialOnly": c.initial_only, "noGender": c.no_gender,
-                    "noStreet": c.no_street, "noReverseLookup": c.no_reverse_lookup,
-                    "noMarketing": c.no_marketing, "mobileConsent": c.mobile_consent is not None},
-        "status": item.status.value, "version": item.version,
-    }  # fmt: skip
+        "id": item.id,
+        "kind": item.kind.value.upper(),
+        "displayName": item.display_name,
+        "surname": item.surname,
+        "firstName": item.first_name,
+        "address": {
+            "postcode": a.postcode,
+            "commune": a.commune,
+            "inseeCode": a.insee_code,
+            "street": a.street_line,
+        },
+        "numbers": [
+            {
+                "number": n.e164,
+                "lineType": n.line_type.value.upper(),
+                "published": n.published,
+                "inDirectories": n.e164 in shown,
+            }
+            for n in item.numbers
+        ],
+        "choices": {
+            "listed": c.listed,
+            "initialOnly": c.initial_only,
+            "noGender": c.no_gender,
+            "noStreet": c.no_street,
+            "noReverseLookup": c.no_reverse_lookup,
+            "noMarketing": c.no_marketing,
+            "mobileConsent": bool(mobiles) and all(n.consent for n in mobiles),
+        },
+        "status": item.status.value,
+        "version": item.version,
+    }
 
 
 async def lookup(request: web.Request) -> web.Response:
@@ -89,11 +115,17 @@ async def ready(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready"})
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """The commands counted, in the service's metric name (``bench/load.Server.snapshot``)."""
+    total = request.app[COUNTER].total
+    return web.Response(text=f'directory_db_commands_total{{command="all"}} {total}\n')
+
+
 def bare_app() -> web.Application:
     settings = load_settings()
 
     async def lifecycle(app: web.Application) -> Any:
-        app[STORAGE] = await open_storage(settings)
+        app[STORAGE] = await open_storage(settings, listeners=[app[COUNTER]])
         yield
         await app[STORAGE].close()
 
@@ -102,7 +134,9 @@ def bare_app() -> web.Application:
     app.router.add_get("/search", search)
     app.router.add_post("/update", update)
     app.router.add_get("/readyz", ready)
+    app.router.add_get("/metrics", metrics)
     app[STATES] = {}
+    app[COUNTER] = CommandCounter()
     app.cleanup_ctx.append(lifecycle)
     return app
 
