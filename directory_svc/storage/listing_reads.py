@@ -21,6 +21,8 @@ from directory_svc.storage.seen_twice import SeenTwice
 
 STATE_ONLY = {"history": 0}
 KEYS_BATCH = 5000
+IN_BATCH = 1000
+"""At most this many values in one ``$in``."""
 
 
 class ListingReads:
@@ -123,11 +125,20 @@ class ListingReads:
     async def in_homonym_groups(
         self, initial_keys: list[str], name_keys: list[str]
     ) -> list[Listing]:
-        """Listings sharing a commune + surname + initial, or a commune + full name, key."""
-        query: Document = {
-            "$or": [{"idx.hi": {"$in": initial_keys}}, {"idx.hn": {"$in": name_keys}}]
-        }
-        return [self.codec.listing(d) async for d in self._col.find(query, STATE_ONLY)]
+        """Listings sharing a commune + surname + initial, or a commune + full name, key
+        (``IN_BATCH`` keys of each kind per query: bounded commands, one index range each)."""
+        found: dict[str, Listing] = {}
+        for start in range(0, max(len(initial_keys), len(name_keys)), IN_BATCH):
+            query: Document = {
+                "$or": [
+                    {"idx.hi": {"$in": initial_keys[start : start + IN_BATCH]}},
+                    {"idx.hn": {"$in": name_keys[start : start + IN_BATCH]}},
+                ]
+            }
+            async for d in self._col.find(query, STATE_ONLY):
+                listing = self.codec.listing(d)
+                found[listing.id] = listing
+        return list(found.values())
 
     async def colliding_homonym_keys(
         self, progress: Callable[[int], None] | None = None
