@@ -13,7 +13,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from exporters.manifest import canonical
 
-ACK_FORMAT = "directory-svc/ack/1"
+ACK_FORMAT = "directory-svc/ack/2"
+"""Version 2: the copy digest is a sum of entry hashes (``exporters.digest``); version 1
+hashed the sorted entries, and is refused with a message saying so."""
 _FIELDS = {"publisher": str, "sequence": int, "manifest_sha256": str, "copy_digest": str}
 
 
@@ -35,6 +37,11 @@ def verified_ack(signed: Any, key: Ed25519PublicKey) -> dict[str, Any]:
     if not isinstance(signed, dict) or not isinstance(signed.get("ack"), dict):
         raise AckRefused('the body must be {"ack": {…}, "signature": "…"}')
     ack = signed["ack"]
+    if ack.get("format") != ACK_FORMAT:
+        raise AckRefused(
+            f"ack.format must be {ACK_FORMAT} (its copy_digest is a sum of entry hashes, "
+            "docs/feed-format.md); update the applier"
+        )
     for name, kind in _FIELDS.items():
         if not isinstance(ack.get(name), kind) or isinstance(ack.get(name), bool):
             raise AckRefused(f"ack.{name} is missing or not a {kind.__name__}")

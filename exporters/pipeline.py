@@ -83,10 +83,18 @@ async def _holds(ctx: ExportContext, publisher_id: str) -> str | None:
     """The digest of what the publisher holds now that the ledger recorded its last feed
     (``exporters.digest``), for its acknowledgement; None when unknown."""
     try:
+        head = await ctx.ledger.head(publisher_id)
+        if head is None or head.holds is not None:
+            return None if head is None else head.holds
+        # Kept by every feed since; computed once from the rows for a ledger from before.
         pairs = await ctx.ledger.public_hashes(publisher_id)
+        if pairs is None:
+            return None
+        holds = copy_digest(pairs)
+        await ctx.ledger.set_holds(publisher_id, head.sequence, holds)
     except PyMongoError:
         return None  # the acknowledgement will say "unverifiable"; the feed stands
-    return None if pairs is None else copy_digest(pairs)
+    return holds
 
 
 def _scanned(run: ExportRun) -> datetime:

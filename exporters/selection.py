@@ -267,7 +267,7 @@ async def delta_feed(
         if projection.record is None:
             if previous is not None:
                 _delete(writer, result, listing.id, _reason(projection), listing.updated_at)
-                journal.deleted(listing.id)
+                journal.deleted(listing.id, previous.public)
             continue
         values = record_values(projection.record, publisher.number_format)
         digest = _digest(ctx.listings, values)
@@ -277,6 +277,7 @@ async def delta_feed(
             if listing.id in changed and _masks(projection):
                 result.note_optout(listing.updated_at)  # a masking choice, carried again
             hi, hn = ctx.listings.codec.homonym_keys(listing)
-            journal.sent(listing.id, _sent(digest, hi, hn, values, cols))
+            replaced = None if previous is None else previous.public
+            journal.sent(listing.id, _sent(digest, hi, hn, values, cols), replaced)
     if progress:
         progress.advance(len(candidates))

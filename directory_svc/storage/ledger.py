@@ -13,7 +13,7 @@ longer matches its profile, and the next export reconciles.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,8 @@ from directory_svc.storage.documents import Document
 
 LEDGER_BATCH = 50
 """Statements per update command (FerretDB 1.24 deadlocks beyond about 100)."""
+LEDGER_READ_BATCH = 1000
+"""At most this many ids in one ``_id`` ``$in`` read."""
 INSERT_BATCH = 1000
 DUPLICATE_KEY = 11000
 
@@ -51,6 +53,9 @@ class LedgerHead:
     generation: str
     profile: str
     sequence: int
+    holds: str | None = None
+    """The digest of the copy the rows describe (``exporters.digest``), kept up to date by
+    every feed recorded; None when unknown (rows or journals from before it was kept)."""
 
 
 class FeedLedger:
@@ -97,7 +102,13 @@ class FeedLedger:
         doc = await self._heads.find_one({"_id": publisher_id})
         if doc is None:
             return None
-        return LedgerHead(doc["gen"], doc["profile"], doc["seq"])
+        return LedgerHead(doc["gen"], doc["profile"], doc["seq"], doc.get("sum"))
+
+    async def set_holds(self, publisher_id: str, sequence: int, holds: str) -> None:
+        """Remember the copy digest computed for the head at ``sequence`` (if it still is)."""
+        await self._heads.update_one(
+            {"_id": publisher_id, "seq": sequence}, {"$set": {"sum": holds}}
+        )
 
     async def get(
         self, publisher_id: str, entry_ids: Iterable[str], head: LedgerHead | None = None
@@ -108,7 +119,11 @@ class FeedLedger:
         if head is None or not ids:
             return {}
         rows = self._rows(publisher_id, head.generation)
-        return {d["_id"]: self._entry(d) async for d in rows.find({"_id": {"$in": ids}})}
+        found: dict[str, SentEntry] = {}
+        for start in range(0, len(ids), LEDGER_READ_BATCH):  # bounded `$in`, by `_id`
+            batch = ids[start : start + LEDGER_READ_BATCH]
+            found |= {d["_id"]: self._entry(d) async for d in rows.find({"_id": {"$in": batch}})}
+        return found
 
     async def digests(self, publisher_id: str, head: LedgerHead) -> dict[str, str]:
         """Every current row of the publisher: entry id → digest (for a reconciliation)."""
@@ -132,21 +147,33 @@ class FeedLedger:
         sequence: int,
         sent: list[SentEntry],
         deleted: list[str],
+        holds: str | None,
     ) -> None:
-        """Delta ``sequence``: record what was sent and deleted in the head's generation
-        (idempotent)."""
+        """Delta ``sequence``: record what was sent and deleted in the head's generation,
+        and the copy digest after it (``None``: unknown) (idempotent)."""
         ops: list[Any] = [
             ReplaceOne({"_id": s.entry_id}, self._row(s), upsert=True) for s in sent
         ] + [DeleteOne({"_id": e}) for e in deleted]
         rows = self._rows(publisher_id, head.generation)
         for start in range(0, len(ops), LEDGER_BATCH):
             await rows.bulk_write(ops[start : start + LEDGER_BATCH], ordered=True)
-        await self._heads.update_one({"_id": publisher_id}, {"$set": {"seq": sequence}})
+        head_update: Document = (
+            {"$set": {"seq": sequence, "sum": holds}}
+            if holds is not None
+            else {"$set": {"seq": sequence}, "$unset": {"sum": ""}}
+        )
+        await self._heads.update_one({"_id": publisher_id}, head_update)
 
     async def replace(
-        self, publisher_id: str, sequence: int, profile: str, sent: Iterable[SentEntry]
+        self,
+        publisher_id: str,
+        sequence: int,
+        profile: str,
+        sent: Iterable[SentEntry],
+        holds: Callable[[], str | None] = lambda: None,
     ) -> None:
-        """After full feed (or reconciliation) ``sequence``: the ledger becomes ``sent``.
+        """After full feed (or reconciliation) ``sequence``: the ledger becomes ``sent``;
+        ``holds()``, asked once ``sent`` is consumed, is the copy digest (``None``: unknown).
 
         Rows go into the generation of ``sequence`` (idempotent: a retried swap re-inserts
         what is missing), then the head switches to it, then older generations are dropped.
@@ -162,11 +189,13 @@ class FeedLedger:
                 errors = exc.details.get("writeErrors", [])
                 if any(err.get("code") != DUPLICATE_KEY for err in errors):
                     raise
-        await self._heads.update_one(
-            {"_id": publisher_id},
-            {"$set": {"gen": generation, "profile": profile, "seq": sequence}},
-            upsert=True,
-        )
+        digest = holds()
+        head: Document = {"$set": {"gen": generation, "profile": profile, "seq": sequence}}
+        if digest is None:
+            head["$unset"] = {"sum": ""}
+        else:
+            head["$set"]["sum"] = digest
+        await self._heads.update_one({"_id": publisher_id}, head, upsert=True)
         await self._drop_other_generations(publisher_id, generation)
 
     async def _drop_other_generations(self, publisher_id: str, keep: str) -> None:
