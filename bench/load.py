@@ -36,6 +36,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.idle: tuple[float, int] = (0.0, 0)
+        self.background = 0.0
         # The service logs one line per request: to a file, never to a pipe nobody reads
         # (a full pipe blocks the server).
         self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{mode}-", suffix=".log")  # noqa: SIM115
@@ -70,6 +71,14 @@ class Server:
             costs.append((b[0] - a[0], b[1] - a[1]))
         return min(c[0] for c in costs), min(c[1] for c in costs)
 
+    async def idle_rate(self, seconds: float = 5.0) -> float:
+        """CPU seconds per second the server spends doing nothing for anyone (the driver's
+        monitors and periodic tasks): subtracted from a measurement's CPU per its length."""
+        a = await self.snapshot()
+        await asyncio.sleep(seconds)
+        b = await self.snapshot()
+        return max(0.0, (b[0] - a[0] - self.idle[0]) / seconds)
+
     async def __aenter__(self) -> Server:
         async with aiohttp.ClientSession() as s:
             for _ in range(300):
@@ -77,6 +86,7 @@ class Server:
                     async with s.get(f"{self.url}/readyz") as r:
                         if r.status == 200:
                             self.idle = await self.idle_cost()
+                            self.background = await self.idle_rate()
                             return self
                 except aiohttp.ClientError:
                     pass
@@ -146,7 +156,8 @@ async def load(
     if meter is not None:
         idle_cpu, idle_commands = meter.idle
         calls = max(1, len(latencies) + errors)
-        result["cpu_ms"] = max(0.0, after[0] - before[0] - idle_cpu) * 1000 / calls
+        busy = after[0] - before[0] - idle_cpu - meter.background * elapsed
+        result["cpu_ms"] = max(0.0, busy) * 1000 / calls
         result["commands"] = max(0, after[1] - before[1] - idle_commands) / calls
     return result
 
