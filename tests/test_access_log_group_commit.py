@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
-from pymongo.errors import AutoReconnect
+from pymongo.errors import AutoReconnect, PyMongoError
 
 from directory_svc.config import Settings
 from directory_svc.domain.access import AccessRecord
@@ -55,5 +55,26 @@ async def test_a_failed_insert_fails_every_caller_it_carried(settings: Settings)
         assert all(isinstance(o, AutoReconnect) for o in outcomes)
         with pytest.raises(AutoReconnect):
             await log.record([_record(9)])
+    finally:
+        await client.close()
+
+
+async def test_a_frozen_database_fails_the_callers_within_the_log_timeout(
+    settings: Settings,
+) -> None:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
+    try:
+        log = AccessLog(client[settings.db_name], timeout_s=0.2)
+
+        async def frozen(*args: Any, **kwargs: Any) -> None:
+            await asyncio.Event().wait()  # the database never answers
+
+        log._col.insert_many = frozen  # type: ignore[method-assign]
+        # The guard only turns a hang into a failure; the log's own timeout is 0.2 s.
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(*(log.record([_record(n)]) for n in range(3)), return_exceptions=True),
+            timeout=120,
+        )
+        assert all(isinstance(o, PyMongoError) for o in outcomes), outcomes
     finally:
         await client.close()

@@ -12,8 +12,10 @@ import asyncio
 import contextvars
 from datetime import datetime
 
+import pymongo
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import NetworkTimeout
 
 from directory_svc.domain.access import AccessRecord
 from directory_svc.storage.documents import Document
@@ -27,8 +29,11 @@ GROUP_MAX = 500
 class AccessLog:
     """Append-only access records, queried by agent, subject and period."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], timeout_s: float = 5.0) -> None:
         self._col = db["access_log"]
+        # How long one shared insert may take before its callers fail: no request's
+        # deadline governs a shared insert, this one does.
+        self._timeout_s = timeout_s
         self._queue: list[tuple[list[Document], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -73,7 +78,11 @@ class AccessLog:
             docs = [doc for docs, _ in batch for doc in docs]
             error: BaseException | None = None
             try:
-                await self._col.insert_many(docs, ordered=True)
+                with pymongo.timeout(self._timeout_s):
+                    async with asyncio.timeout(self._timeout_s):
+                        await self._col.insert_many(docs, ordered=True)
+            except TimeoutError:
+                error = NetworkTimeout("the access log insert timed out")
             except Exception as exc:  # every caller of the batch hears it
                 error = exc
             for _, done in batch:

@@ -98,7 +98,7 @@ async def open_storage(
         accounts = AccountRepository(db)
         ledger = FeedLedger(db)
         slots = ExportSlots(db)
-        access_log = AccessLog(db)
+        access_log = AccessLog(db, timeout_s=settings.db_timeout_s)
         data_queries = DataQueries(db)
         acks = FeedAcks(db)
     except BaseException:
