@@ -112,15 +112,13 @@ class _Sum:
 
     def add(self, entry: SentEntry) -> SentEntry:
         if self.total is not None:
-            self.total = None if not entry.public else self.total + entry_term(*_pair(entry))
+            self.total = (
+                None if not entry.public else self.total + entry_term(entry.entry_id, entry.public)
+            )
         return entry
 
     def digest(self) -> str | None:
         return None if self.total is None else digest_text(self.total)
-
-
-def _pair(entry: SentEntry) -> tuple[str, str]:
-    return entry.entry_id, entry.public
 
 
 def _applied(holds: str | None, rows: list[list[Any]]) -> str | None:

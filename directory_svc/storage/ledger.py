@@ -157,12 +157,7 @@ class FeedLedger:
         rows = self._rows(publisher_id, head.generation)
         for start in range(0, len(ops), LEDGER_BATCH):
             await rows.bulk_write(ops[start : start + LEDGER_BATCH], ordered=True)
-        head_update: Document = (
-            {"$set": {"seq": sequence, "sum": holds}}
-            if holds is not None
-            else {"$set": {"seq": sequence}, "$unset": {"sum": ""}}
-        )
-        await self._heads.update_one({"_id": publisher_id}, head_update)
+        await self._heads.update_one({"_id": publisher_id}, _head_update({"seq": sequence}, holds))
 
     async def replace(
         self,
@@ -189,12 +184,8 @@ class FeedLedger:
                 errors = exc.details.get("writeErrors", [])
                 if any(err.get("code") != DUPLICATE_KEY for err in errors):
                     raise
-        digest = holds()
-        head: Document = {"$set": {"gen": generation, "profile": profile, "seq": sequence}}
-        if digest is None:
-            head["$unset"] = {"sum": ""}
-        else:
-            head["$set"]["sum"] = digest
+        fields = {"gen": generation, "profile": profile, "seq": sequence}
+        head = _head_update(fields, holds())
         await self._heads.update_one({"_id": publisher_id}, head, upsert=True)
         await self._drop_other_generations(publisher_id, generation)
 
@@ -205,3 +196,10 @@ class FeedLedger:
             generation, _, owner = name.removeprefix(self.PREFIX).partition("_")
             if owner == publisher_id and generation.startswith("g"):
                 await self._db[name].drop()
+
+
+def _head_update(fields: Document, holds: str | None) -> Document:
+    """Set ``fields`` on a head, and its copy digest, or forget it when unknown."""
+    if holds is None:
+        return {"$set": fields, "$unset": {"sum": ""}}
+    return {"$set": {**fields, "sum": holds}}
