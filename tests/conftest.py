@@ -6,7 +6,8 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from pymongo import AsyncMongoClient
 
+from directory_svc import clock
 from directory_svc.api.auth import create_dev_keys, mint_dev_token
 from directory_svc.api.trusted import split_operations
 from directory_svc.app import create_app
@@ -102,6 +104,23 @@ def settings(mongo_uri: str, db_name: str, keys_dir: Path) -> Settings:
         staff_reads_per_hour=1_000_000,  # the limit tests set their own
         jwks=str(keys_dir / "dev-jwks.json"),
     )
+
+
+class StillClock:
+    """A clock standing still inside one window of every rate limit (a minute, an hour)."""
+
+    def __init__(self) -> None:
+        self.at = datetime.now(UTC).replace(minute=0, second=1, microsecond=0)
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture
+def still() -> Iterator[StillClock]:
+    """The service's clock stands still for the test (``StillClock``)."""
+    with clock.using(StillClock()) as fixed:
+        yield fixed  # type: ignore[misc]
 
 
 def token(settings: Settings, role: Role = Role.SUPPORT, **claims: Any) -> str:

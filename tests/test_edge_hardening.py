@@ -8,9 +8,7 @@ processes, and every staff read of personal data is purposeful, logged and limit
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
 from ipaddress import ip_network
 from typing import Any
 
@@ -25,25 +23,9 @@ from directory_svc.domain.publishers import Publisher, PublisherKind, PublisherP
 from directory_svc.services.publishers import add_publisher
 from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.setup import Storage
-from tests.conftest import operations, run_operation, token
+from tests.conftest import StillClock, operations, run_operation, token
 
 SECURITY = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY"}
-
-
-class _Fixed:
-    """A clock standing still inside one window of every rate limit."""
-
-    def __init__(self) -> None:
-        self.at = datetime.now(UTC).replace(minute=0, second=1, microsecond=0)
-
-    def now(self) -> datetime:
-        return self.at
-
-
-@pytest.fixture
-def still() -> Iterator[_Fixed]:
-    with clock.using(_Fixed()) as fixed:
-        yield fixed  # type: ignore[misc]
 
 
 def _assert_graphql_error(status: int, body: Any, expected: int) -> None:
@@ -114,7 +96,7 @@ async def test_errors_raised_anywhere_keep_the_security_headers(
     limited = await aiohttp_client(create_app(replace(settings, mutations_per_minute=1)))
     mutation = {"query": 'mutation { closeReport(id: "x", resolution: "r") { __typename } }'}
     staff = {"Authorization": f"Bearer {token(settings, subject='agent-hasty')}"}
-    with clock.using(_Fixed()):
+    with clock.using(StillClock()):
         for _ in range(2):
             resp = await limited.post("/graphql", json=mutation, headers=staff)
     assert resp.status == 429, await resp.text()
@@ -143,7 +125,7 @@ async def test_graphql_response_media_type_uses_the_spec_status_codes(api: TestC
 
 
 async def test_a_publishers_failures_do_not_limit_a_customer_behind_the_same_proxy(
-    aiohttp_client: Any, storage: Storage, settings: Settings, still: _Fixed
+    aiohttp_client: Any, storage: Storage, settings: Settings, still: StillClock
 ) -> None:
     api = await aiohttp_client(create_app(replace(settings, mutations_per_minute=5)))
     profile = PublisherProfile("pub", PublisherKind.DIRECTORY)
@@ -164,7 +146,7 @@ async def test_a_publishers_failures_do_not_limit_a_customer_behind_the_same_pro
 
 
 async def test_a_trusted_proxy_names_the_client_and_replicas_share_one_limit(
-    aiohttp_client: Any, storage: Storage, settings: Settings, still: _Fixed
+    aiohttp_client: Any, storage: Storage, settings: Settings, still: StillClock
 ) -> None:
     proxied = replace(
         settings, mutations_per_minute=2, trusted_proxies=(ip_network("127.0.0.0/8"),)
@@ -201,7 +183,7 @@ def _choices(item: Any) -> dict[str, Any]:
 
 
 async def test_staff_reads_need_a_purpose_are_logged_and_limited(
-    aiohttp_client: Any, storage: Storage, settings: Settings, still: _Fixed
+    aiohttp_client: Any, storage: Storage, settings: Settings, still: StillClock
 ) -> None:
     api = await aiohttp_client(
         create_app(replace(settings, lookups_per_hour=1, staff_reads_per_hour=6))
@@ -241,7 +223,7 @@ async def test_staff_reads_need_a_purpose_are_logged_and_limited(
 
 
 async def test_an_agent_refused_a_lookup_is_refused_every_read_for_the_hour(
-    aiohttp_client: Any, storage: Storage, settings: Settings, still: _Fixed
+    aiohttp_client: Any, storage: Storage, settings: Settings, still: StillClock
 ) -> None:
     api = await aiohttp_client(create_app(replace(settings, lookups_per_hour=1)))
     await seed_listings(storage.listings, 3, seed=7, accounts=storage.accounts)

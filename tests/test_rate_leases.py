@@ -4,36 +4,23 @@ and what every process is granted together never exceeds the limit."""
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
 
 import pytest
 from pymongo import AsyncMongoClient
 
-from directory_svc import clock
 from directory_svc.config import Settings
 from directory_svc.storage.command_counter import CommandCounter
 from directory_svc.storage.rate_counters import RateCounters
+from tests.conftest import StillClock
 
-
-class _Still:
-    def __init__(self) -> None:
-        self.at = datetime.now(UTC).replace(minute=0, second=1, microsecond=0)
-
-    def now(self) -> datetime:
-        return self.at
-
-
-@pytest.fixture
-def still() -> Iterator[_Still]:
-    with clock.using(_Still()) as fixed:
-        yield fixed  # type: ignore[misc]
+Counted = tuple[AsyncMongoClient[dict[str, object]], CommandCounter]
 
 
 @pytest.fixture
 async def counted(
     settings: Settings,
-) -> AsyncIterator[tuple[AsyncMongoClient[dict[str, object]], CommandCounter]]:
+) -> AsyncIterator[Counted]:
     counter = CommandCounter()
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
         settings.mongodb_uri, event_listeners=[counter]
@@ -46,8 +33,8 @@ async def counted(
 
 async def test_one_process_gets_exactly_the_limit_in_few_commands(
     settings: Settings,
-    counted: tuple[AsyncMongoClient[dict[str, object]], CommandCounter],
-    still: _Still,
+    counted: Counted,
+    still: StillClock,
 ) -> None:
     client, counter = counted
     counters = RateCounters(client[settings.db_name])
@@ -58,8 +45,8 @@ async def test_one_process_gets_exactly_the_limit_in_few_commands(
 
 async def test_processes_together_never_exceed_the_limit(
     settings: Settings,
-    counted: tuple[AsyncMongoClient[dict[str, object]], CommandCounter],
-    still: _Still,
+    counted: Counted,
+    still: StillClock,
 ) -> None:
     client, _ = counted
     processes = [RateCounters(client[settings.db_name]) for _ in range(4)]
@@ -73,8 +60,8 @@ async def test_processes_together_never_exceed_the_limit(
 
 async def test_small_limits_count_exactly_across_processes(
     settings: Settings,
-    counted: tuple[AsyncMongoClient[dict[str, object]], CommandCounter],
-    still: _Still,
+    counted: Counted,
+    still: StillClock,
 ) -> None:
     client, _ = counted
     one, two = (RateCounters(client[settings.db_name]) for _ in range(2))
