@@ -32,7 +32,8 @@ PUBLISHER = "bench-pub"
 
 
 def choices_input(item: Listing, version: int, n: int) -> dict[str, Any]:
-    """SaveChoices input flipping the no-marketing choice."""
+    """SaveChoices input flipping the no-marketing choice (by version: every call changes
+    it, whichever writer a call number picks)."""
     c = item.choices
     return {
         "listingId": item.id,
@@ -43,12 +44,12 @@ def choices_input(item: Listing, version: int, n: int) -> dict[str, Any]:
         "noGender": c.no_gender,
         "noStreet": c.no_street,
         "noReverseLookup": c.no_reverse_lookup,
-        "noMarketing": n % 2 == 0,
+        "noMarketing": version % 2 == 0,
     }
 
 
 def content_input(item: Listing, version: int, n: int) -> dict[str, Any]:
-    """SaveListing input changing the mention."""
+    """SaveListing input changing the mention (by version, as ``choices_input``)."""
     return {
         "listingId": item.id,
         "expectedVersion": version,
@@ -56,7 +57,7 @@ def content_input(item: Listing, version: int, n: int) -> dict[str, Any]:
         "firstName": item.first_name,
         "businessNames": list(item.business_names),
         "profession": item.profession,
-        "mention": f"bench {n % 2}",
+        "mention": f"bench {version % 2}",
         "email": item.email,
         "publishedNumbers": [x.e164 for x in item.numbers if x.published],
         "extraUsers": [],
