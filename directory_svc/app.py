@@ -15,7 +15,7 @@ from pymongo.errors import PyMongoError
 
 from directory_svc import clock
 from directory_svc.api.auth import TokenVerifier, Unauthenticated
-from directory_svc.api.context import PRINCIPAL, RESOURCES, Resources
+from directory_svc.api.context import METRICS, PRINCIPAL, RESOURCES, Resources
 from directory_svc.api.edge import Admission
 from directory_svc.api.endpoint import GraphQLEndpoint
 from directory_svc.api.feed_downloads import (
@@ -48,7 +48,6 @@ UNAVAILABLE = "DATABASE_UNAVAILABLE"
 
 CLIENT = web.AppKey("client", AsyncMongoClient)
 SETTINGS = web.AppKey("settings", Settings)
-METRICS = web.AppKey("metrics", Metrics)
 
 VERIFIER = web.AppKey("verifier", TokenVerifier)
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})

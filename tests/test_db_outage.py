@@ -13,9 +13,10 @@ from directory_svc.api.errors import DATABASE_UNAVAILABLE
 from directory_svc.app import create_app
 from directory_svc.config import Env, Settings
 from directory_svc.domain.access import Role
-from directory_svc.services.seed import seed_listings
+from directory_svc.domain.listings import Listing
+from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.setup import open_storage
-from tests.conftest import gql, token
+from tests.conftest import gql, operations, run_operation, token
 from tests.localdb import LocalFerretDB
 
 QUERY = 'query Few { listings(first: 3, purpose: "audit") { edges { node { id } } } }'
@@ -113,3 +114,108 @@ async def test_a_frozen_database_fails_requests_within_the_deadline(
         own_db.proc.send_signal(signal.SIGCONT)
     assert body["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
     assert elapsed <= timeout_s + 1, f"answered after {elapsed:.1f} s"
+
+
+def _every_operation(listing: Listing) -> list[tuple[str, str, dict[str, Any]]]:
+    """(document, operation, variables) for every operation of the customer and support
+    documents, with variables that would succeed on a live database."""
+    six = {
+        "listed": True,
+        "initialOnly": False,
+        "noGender": False,
+        "noStreet": False,
+        "noReverseLookup": False,
+        "noMarketing": False,
+    }
+    staff = {"reason": "caller asked", "channel": "PHONE"}
+    content = {
+        "listingId": listing.id,
+        "expectedVersion": 1,
+        "changeId": "frozen-content",
+        "firstName": listing.first_name,
+        "businessNames": list(listing.business_names),
+        "publishedNumbers": [n.e164 for n in listing.numbers],
+        "extraUsers": [],
+        "attested": True,
+    }
+    change = {"listingId": listing.id, "expectedVersion": 1, **six}
+    number = listing.numbers[0].e164
+    return [
+        ("customer", "Me", {}),
+        ("customer", "PreviewChoices", {"input": {"listingId": listing.id, **six}}),
+        ("customer", "SaveChoices", {"input": {**change, "changeId": "frozen-c1"}}),
+        ("customer", "SaveListing", {"input": content}),
+        ("customer", "MyHistory", {}),
+        ("customer", "MyDataExport", {}),
+        ("support", "LookupByNumber", {"number": number, "purpose": "call"}),
+        (
+            "support",
+            "SearchListings",
+            {"surname": listing.surname, "postcode": "75011", "purpose": "call"},
+        ),
+        ("support", "ChangeChoices", {"input": {**change, "changeId": "frozen-s1", **staff}}),
+        ("support", "AccessLog", {"listingId": listing.id}),
+        ("support", "ExplainListing", {"id": listing.id, "purpose": "call"}),
+        ("support", "OpenReports", {"listingId": listing.id, "purpose": "call"}),
+        ("support", "CloseReport", {"id": "r-1", "resolution": "fixed"}),
+        ("support", "Account", {"id": listing.account_id, "purpose": "call"}),
+        (
+            "support",
+            "TerminateLine",
+            {
+                "input": {
+                    "listingId": listing.id,
+                    "expectedVersion": 1,
+                    "changeId": "frozen-t1",
+                    **staff,
+                }
+            },
+        ),
+    ]
+
+
+async def test_every_operation_answers_database_unavailable_when_frozen(
+    aiohttp_client: Any, own_db: Any, keys_dir: Path
+) -> None:
+    """Issue 24: whatever stage meets the database (authentication, the mutation rate
+    limit, the resolvers, the access log), a frozen database answers DATABASE_UNAVAILABLE
+    within the deadline, never a 500."""
+    timeout_s = 2.0
+    settings = Settings(
+        mongodb_uri=own_db.uri,
+        keys_dir=keys_dir,
+        db_name="frozen_ops",
+        env=Env.DEV,
+        db_timeout_s=timeout_s,
+        jwks=str(keys_dir / "dev-jwks.json"),
+    )
+    storage = await open_storage(settings)
+    await seed_listings(storage.listings, 5, seed=3, accounts=storage.accounts)
+    await storage.close()
+    listing = next(i for i in demo_listings(5, seed=3) if i.numbers and i.surname)
+    bearers = {
+        "customer": token(settings, Role.CUSTOMER, account_id=listing.account_id),
+        "support": token(settings, Role.SUPPORT),
+    }
+    admin = token(settings, Role.ADMIN)
+    api = await aiohttp_client(create_app(settings))
+    calls = _every_operation(listing)
+    documents = {name: operations(name) for name in ("customer", "support")}
+    assert len((await gql(api, QUERY, bearer=admin))["data"]["listings"]["edges"]) == 3
+
+    async def send(document: str, name: str, variables: dict[str, Any]) -> tuple[float, Any]:
+        bearer = admin if name == "AccessLog" else bearers[document]
+        start = time.monotonic()
+        body = await run_operation(api, documents[document], name, variables, bearer)
+        return time.monotonic() - start, body
+
+    own_db.proc.send_signal(signal.SIGSTOP)
+    try:
+        answers = await asyncio.gather(*(send(*call) for call in calls))
+    finally:
+        own_db.proc.send_signal(signal.SIGCONT)
+    for (document, name, _), (elapsed, body) in zip(calls, answers, strict=True):
+        codes = [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
+        assert codes, (document, name, body)
+        assert set(codes) == {"DATABASE_UNAVAILABLE"}, (document, name, body)
+        assert elapsed <= timeout_s + 2, f"{name} answered after {elapsed:.1f} s"

@@ -37,4 +37,5 @@ class Context:
 
 
 RESOURCES = web.AppKey("resources", Resources)
+METRICS = web.AppKey("metrics", Metrics)
 """The process's resources, on the application."""

@@ -11,8 +11,10 @@ from collections.abc import Awaitable, Callable
 import pymongo
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from pymongo.errors import PyMongoError
 
-from directory_svc.api.context import OPERATION
+from directory_svc.api.context import METRICS, OPERATION
+from directory_svc.api.errors import DATABASE_UNAVAILABLE
 from directory_svc.api.http import error_body
 from directory_svc.observability import monotonic_ms
 
@@ -78,6 +80,15 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         response = await handler(request)
     except web.HTTPException as exc:
         response = _from_exception(exc)
+    except PyMongoError as exc:
+        # Any stage before or after execution (authentication, the mutation rate limit,
+        # the access log) that meets a failing database answers as the resolvers do.
+        request.app[METRICS].db_errors.labels(type(exc).__name__).inc()
+        response = web.json_response(
+            error_body("DATABASE_UNAVAILABLE", DATABASE_UNAVAILABLE),
+            status=503,
+            headers={"Retry-After": "1"},
+        )
     except Exception as exc:
         log.error("unhandled error", extra={"error_type": type(exc).__name__})
         response = web.json_response(error_body("INTERNAL", "Unexpected error."), status=500)
