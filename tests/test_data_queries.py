@@ -44,16 +44,21 @@ async def test_report_then_resolve_and_each_publisher_sees_only_its_own(
     assert (await _op(api, "MyReports", {}, other))["data"]["myReports"] == []
 
     support = token(settings, Role.SUPPORT)
-    opened = (await _op(api, "OpenReports", {"listingId": entry}, support))["data"]["openReports"]
+    reports = {"listingId": entry, "purpose": "triage of publisher reports"}
+    opened = (await _op(api, "OpenReports", reports, support))["data"]["openReports"]
     assert [r["message"] for r in opened] == ["wrong street"]
+    logged = await storage.access_log.query(listing_id=entry)
+    assert [(r.operation, r.purpose) for r in logged] == [
+        ("openReports", "triage of publisher reports")
+    ]
+    unexplained = await _op(api, "OpenReports", {**reports, "purpose": " "}, support)
+    assert "purpose" in unexplained["errors"][0]["message"]
     closed = (await _op(api, "CloseReport", {"id": report["id"], "resolution": "fixed"},
                         support))["data"]["closeReport"]  # fmt: skip
     assert (closed["status"], closed["resolution"]) == ("closed", "fixed")
     again = await _op(api, "CloseReport", {"id": report["id"], "resolution": "x"}, support)
     assert again["data"]["closeReport"]["__typename"] == "NotFoundProblem"
-    assert (await _op(api, "OpenReports", {"listingId": entry}, support))["data"][
-        "openReports"
-    ] == []
+    assert (await _op(api, "OpenReports", reports, support))["data"]["openReports"] == []
     assert (await _op(api, "MyReports", {}, support))["errors"][0]["message"] == "Not allowed."
 
 

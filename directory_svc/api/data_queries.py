@@ -11,9 +11,11 @@ from strawberry.types import Info
 from directory_svc.api.context import Context
 from directory_svc.api.permissions import IsPublisher, IsStaff
 from directory_svc.api.problems import NotFoundProblem, ValidationProblem
+from directory_svc.api.support import staff_read
 from directory_svc.domain.data_queries import DataQuery
 from directory_svc.domain.errors import NotFound, ValidationError
 from directory_svc.services import data_queries as service
+from directory_svc.services import support
 
 
 @strawberry.type(name="DataQuery", description="A publisher's report about a wrong entry.")
@@ -62,10 +64,21 @@ class DataQueryQueries:
         )
         return [DataQueryType.from_query(q) for q in found]
 
-    @strawberry.field(description="Open reports about a listing.", permission_classes=[IsStaff])
-    async def open_reports(self, info: Info[Context, None], listing_id: str) -> list[DataQueryType]:
-        found = await service.open_reports(
-            info.context.resources.services.data_queries, listing_id=listing_id
+    @strawberry.field(
+        description="Open reports about a listing (they may quote its data): a staff read "
+        "with its purpose, logged and counted like the others.",
+        permission_classes=[IsStaff],
+    )
+    async def open_reports(
+        self, info: Info[Context, None], listing_id: str, purpose: str
+    ) -> list[DataQueryType]:
+        services = info.context.resources.services
+        found = await support.read_open_reports(
+            queries=services.data_queries,
+            log=services.access_log,
+            limits=services.limits,
+            read=staff_read(info, "openReports", purpose),
+            listing_id=listing_id,
         )
         return [DataQueryType.from_query(q) for q in found]
 

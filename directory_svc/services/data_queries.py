@@ -37,8 +37,3 @@ async def close_report(
 async def reports_of(queries: DataQueries, *, publisher_id: str) -> list[DataQuery]:
     """A publisher's own reports, newest first."""
     return await queries.for_publisher(publisher_id)
-
-
-async def open_reports(queries: DataQueries, *, listing_id: str) -> list[DataQuery]:
-    """The open reports about a listing."""
-    return await queries.open_for_entry(listing_id)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from directory_svc import clock
 from directory_svc.domain.access import AccessRecord, Principal
 from directory_svc.domain.accounts import Account
+from directory_svc.domain.data_queries import DataQuery
 from directory_svc.domain.errors import ValidationError
 from directory_svc.domain.exports import Acknowledgement
 from directory_svc.domain.history import HistoryEntry
@@ -33,6 +34,7 @@ from directory_svc.services.propagation import acknowledged_feed
 from directory_svc.services.rate_limits import RateLimited, RateLimits
 from directory_svc.storage.access_log import AccessLog
 from directory_svc.storage.accounts import AccountRepository
+from directory_svc.storage.data_queries import DataQueries
 from directory_svc.storage.listings import ListingRepository
 
 
@@ -155,6 +157,20 @@ async def read_listings(
     page = await list_listings(repo, first, after)
     await _close(read, reason, log, limits, page.items)
     return page
+
+
+async def read_open_reports(
+    *, queries: DataQueries, log: AccessLog, limits: RateLimits, read: StaffRead, listing_id: str
+) -> list[DataQuery]:
+    """The open publisher reports about a listing (they may quote its data); logged with
+    the purpose as one read of that listing."""
+    reason = await _open(read, log, limits, lookup=False)
+    found = await queries.open_for_entry(listing_id)
+    at, who = clock.now(), read.who
+    await log.record(
+        [AccessRecord(at, who.subject, who.role.value, read.operation, reason, listing_id)]
+    )
+    return found
 
 
 @dataclass(frozen=True, slots=True)
