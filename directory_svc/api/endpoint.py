@@ -21,6 +21,7 @@ from directory_svc.api.edge import Admission
 from directory_svc.api.http import (
     JSON,
     BadRequest,
+    is_request_error,
     read_request,
     refusal,
     response_media,
@@ -81,6 +82,7 @@ class GraphQLEndpoint:
             return refusal(BadRequest("BAD_REQUEST", "only queries and mutations"), media)
         except MissingQueryError:
             return refusal(BadRequest("BAD_REQUEST", "no GraphQL query in the request"), media)
-        return web.json_response(
-            process_result(result), status=status_of(result, media), content_type=media
-        )
+        body = process_result(result)
+        if is_request_error(result):
+            body.pop("data", None)  # nothing was executed: no `data` entry (GraphQL over HTTP)
+        return web.json_response(body, status=status_of(result, media), content_type=media)

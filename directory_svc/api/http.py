@@ -106,11 +106,12 @@ def read_request(body: bytes) -> GraphQLRequestData:
     )
 
 
+def is_request_error(result: ExecutionResult) -> bool:
+    """A request error: parse, validation or variables (no data and no error with a path)."""
+    return result.data is None and bool(result.errors) and all(not e.path for e in result.errors)
+
+
 def status_of(result: ExecutionResult, media: str) -> int:
-    """200, except a request error (parse, validation, variables: no data and no error
-    with a path) answered as ``application/graphql-response+json``, which is 400."""
-    if media != GRAPHQL_RESPONSE or result.data is not None:
-        return 200
-    if result.errors and all(not e.path for e in result.errors):
-        return 400
-    return 200
+    """200, except a request error answered as ``application/graphql-response+json``,
+    which is 400."""
+    return 400 if media == GRAPHQL_RESPONSE and is_request_error(result) else 200
