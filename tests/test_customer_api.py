@@ -250,3 +250,46 @@ async def test_me_sends_as_many_commands_for_one_line_as_for_five(
         await opened.close()
     assert [n for n, _ in counts] == [1, 5]
     assert counts[0][1] == counts[1][1]
+
+
+async def test_a_change_identical_to_the_current_state_writes_nothing(
+    api: TestClient, storage: Storage, settings: Settings, fixed: Listing
+) -> None:
+    """Issue 24: sending the choices (or the content) the listing already has answers
+    "nothing changed": no new version, no history entry, nothing for publishers."""
+    bearer = token(settings, Role.CUSTOMER, account_id=fixed.account_id)
+    before = await storage.listings.get(fixed.id)
+    assert before is not None
+    c = before.choices
+    same = {
+        "listingId": fixed.id,
+        "expectedVersion": before.version,
+        "changeId": "same-1",
+        "listed": c.listed,
+        "initialOnly": c.initial_only,
+        "noGender": c.no_gender,
+        "noStreet": c.no_street,
+        "noReverseLookup": c.no_reverse_lookup,
+        "noMarketing": c.no_marketing,
+    }
+    saved = (await _op(api, "SaveChoices", {"input": same}, bearer))["changeChoices"]
+    assert saved["__typename"] == "ChangeApplied"
+    assert saved["changed"] is False
+    assert saved["listing"]["version"] == before.version
+    content = _content(before, before.version, "same-2", profession=before.profession)
+    kept = (await _op(api, "SaveListing", {"input": content}, bearer))["changeListing"]
+    assert kept["changed"] is False
+    after = await storage.listings.get(fixed.id)
+    assert after is not None
+    assert after.version == before.version
+    assert after.updated_at == before.updated_at
+    history = (await _op(api, "MyHistory", {}, bearer))["myHistory"]
+    assert [h for h in history if h["listingId"] == fixed.id] == [
+        h for h in history if h["listingId"] == fixed.id and h["seq"] <= before.version
+    ]
+
+    other = {**same, "noMarketing": not c.no_marketing, "changeId": "other"}
+    changed = (await _op(api, "SaveChoices", {"input": other}, bearer))["changeChoices"]
+    assert changed["changed"] is True
+    assert changed["listing"]["version"] == before.version + 1
+    assert len((await _op(api, "MyHistory", {}, bearer))["myHistory"]) == len(history) + 1

@@ -60,6 +60,10 @@ class TerminateLineInput:
 @strawberry.type(description="The change was applied (or had been, for a retry).")
 class ChangeApplied:
     listing: ListingType
+    changed: bool = strawberry.field(
+        description="False when the listing already was as asked: nothing was written "
+        "(no new version, no history entry, nothing for publishers)."
+    )
 
 
 @strawberry.type(description="Someone changed the listing since it was read; nothing stored.")
@@ -123,7 +127,8 @@ class ChangeMutations:
                 listing_id=input.listing_id,
                 expected_version=input.expected_version,
                 values=values,
-            )
+            ),
+            expected_version=input.expected_version,
         )
 
     @strawberry.mutation(
@@ -145,12 +150,14 @@ class ChangeMutations:
         )
         services = info.context.resources.services
         return await change_result(
-            terminate_line(services.listings, command, access_log=services.access_log)
+            terminate_line(services.listings, command, access_log=services.access_log),
+            expected_version=input.expected_version,
         )
 
 
-async def change_result(pending: Awaitable[Listing]) -> ChangeResult:
-    """Await one change of a listing; its expected failures become union members."""
+async def change_result(pending: Awaitable[Listing], *, expected_version: int) -> ChangeResult:
+    """Await one change of a listing; its expected failures become union members. A
+    listing still at ``expected_version`` was already as asked (a change writes v + 1)."""
     try:
         saved = await pending
     except ValidationError as exc:
@@ -159,7 +166,9 @@ async def change_result(pending: Awaitable[Listing]) -> ChangeResult:
         return NotFoundProblem.from_error(exc)
     except VersionConflict as exc:
         return conflict_problem(exc)
-    return ChangeApplied(listing=ListingType.from_domain(saved))
+    return ChangeApplied(
+        listing=ListingType.from_domain(saved), changed=saved.version != expected_version
+    )
 
 
 def conflict_problem(exc: VersionConflict) -> VersionConflictProblem:

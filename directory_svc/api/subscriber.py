@@ -319,5 +319,6 @@ class ContentMutations:
                 expected_version=input.expected_version,
                 values=values,
                 attested=input.attested,
-            )
+            ),
+            expected_version=input.expected_version,
         )

@@ -78,7 +78,8 @@ async def change_listing(
     ``loaded`` is the listing when the caller has just read it (saves a read; the version
     check happens in the repository either way). Raises ``ValidationError`` (nothing
     stored), ``VersionConflict`` (with the current state) or ``NotFound``. Choices changed
-    by the edit record the change's provenance.
+    by the edit record the change's provenance. An edit that changes nothing of the
+    current version writes nothing: the listing comes back at ``expected_version``.
     """
     current = loaded if loaded is not None else await get_listing(repo, listing_id)
     edited = edit(current)
@@ -90,7 +91,10 @@ async def change_listing(
         )
     if edited.choices != current.choices:
         edited = _with_provenance(edited, change)
-    return await repo.apply(expected_version, prepared(edited), change, current)
+    edited = prepared(edited)
+    if edited == current and current.version == expected_version:
+        return current
+    return await repo.apply(expected_version, edited, change, current)
 
 
 def _with_provenance(listing: Listing, change: Change) -> Listing:

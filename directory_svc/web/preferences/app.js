@@ -312,7 +312,9 @@ function replaceListing(listing, message, isAlarm) {
 }
 
 async function handleOutcome(outcome) {
-  if (outcome.__typename === "ChangeApplied") replaceListing(outcome.listing, t().saved, false);
+  if (outcome.__typename === "ChangeApplied") {
+    replaceListing(outcome.listing, outcome.changed ? t().saved : t().unchanged, false);
+  }
   else if (outcome.__typename === "VersionConflictProblem") replaceListing(outcome.current, t().conflict, true);
   else alarm(describeProblem(outcome));
 }
