@@ -37,12 +37,17 @@ def run(args: argparse.Namespace) -> int:
     """Run ``feed keygen`` or ``feed apply``; exit status 0, or 1 with one line on stderr."""
     if args.action == "keygen":
         return _keygen(args.out)
+    from exporters.age_keys import read_identities
     from exporters.applier import ApplyRefused, apply_feed
-    from exporters.manifest import load_public_key
+    from exporters.manifest import load_private_pem, load_public_key
 
     try:
-        identity = args.identity.read_text() if args.identity else None
-        ack_key = _private_key(args.ack_key) if args.ack_key else None
+        identity = read_identities(args.identity) if args.identity else None
+        ack_key = (
+            load_private_pem(args.ack_key, "the acknowledgement key from feed keygen")
+            if args.ack_key
+            else None
+        )
         applied = apply_feed(
             args.folder,
             args.state,
@@ -64,13 +69,6 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
-
-
-def _private_key(path: Path) -> Ed25519PrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path.name} is not an Ed25519 private key")
-    return key
 
 
 def _keygen(out: Path) -> int:

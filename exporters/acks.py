@@ -7,7 +7,7 @@ import base64
 import binascii
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -25,7 +25,10 @@ class AckRefused(Exception):
 
 def ack_public_key(pem: str) -> Ed25519PublicKey:
     """The publisher's registered key; ``ValueError`` when it is not an Ed25519 PEM key."""
-    key = serialization.load_pem_public_key(pem.encode())
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except (ValueError, UnsupportedAlgorithm):  # the library's message carries a URL
+        raise ValueError("not a PEM public key (expected feed keygen's .pub file)") from None
     if not isinstance(key, Ed25519PublicKey):
         raise ValueError("not an Ed25519 public key")
     return key

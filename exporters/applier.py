@@ -34,6 +34,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from exporters.acks import ACK_FORMAT
+from exporters.age_keys import parse_identities
 from exporters.digest import cells_of, copy_digest, entry_hash
 from exporters.manifest import VerificationFailed, canonical, verify_folder
 
@@ -76,18 +77,20 @@ def _meta(db: sqlite3.Connection, key: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def _payload(folder: Path, manifest: dict[str, Any], identity: str | None) -> bytes:
+def _payload(folder: Path, manifest: dict[str, Any], identities: list[Any] | None) -> bytes:
     payload = manifest["payload"]
     data: bytes = (folder / str(payload["file"])).read_bytes()
     if payload["file"].endswith(".age"):
-        if identity is None:
+        if not identities:
             raise ApplyRefused("the payload is encrypted: give the publisher's age identity")
         import pyrage
 
         try:
-            data = bytes(pyrage.decrypt(data, [pyrage.x25519.Identity.from_str(identity.strip())]))
+            data = bytes(pyrage.decrypt(data, identities))
         except Exception:  # pyrage raises its own error types
-            raise ApplyRefused("the payload does not decrypt with this age identity") from None
+            raise ApplyRefused(
+                "the payload does not decrypt with the given age identities"
+            ) from None
     if hashlib.sha256(data).hexdigest() != payload["plaintext_sha256"]:
         raise ApplyRefused("the decrypted payload's SHA-256 differs from the manifest")
     return data
@@ -124,10 +127,15 @@ def apply_feed(
     state_dir: Path,
     *,
     operator_key: Ed25519PublicKey,
-    identity: str | None = None,
+    identity: str | list[Any] | None = None,
     ack_key: Ed25519PrivateKey | None = None,
 ) -> Applied:
-    """Apply one feed folder to the copy in ``state_dir`` (see the module docstring)."""
+    """Apply one feed folder to the copy in ``state_dir`` (see the module docstring).
+
+    ``identity``: the text of an age identity file, or identities already read
+    (``exporters.age_keys``)."""
+    if isinstance(identity, str):
+        identity = parse_identities(identity, source="identity")
     try:
         manifest = verify_folder(folder, operator_key)
     except VerificationFailed as exc:

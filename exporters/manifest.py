@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -24,19 +24,32 @@ def canonical(manifest: dict[str, Any]) -> bytes:
     return json.dumps(manifest, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def load_private_pem(path: Path, expected: str) -> Ed25519PrivateKey:
+    """An Ed25519 private key (PEM, PKCS#8, unencrypted) from ``path``; a ``ValueError``
+    names the file and says what was ``expected`` (never a library message)."""
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ValueError(f"{path}: not a PEM private key (expected {expected})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path}: not an Ed25519 key (expected {expected})")
+    return key
+
+
 def load_signing_key(path: Path) -> Ed25519PrivateKey:
     """The operator's signing key (PEM, PKCS#8)."""
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} is not an Ed25519 private key")
-    return key
+    return load_private_pem(path, "the operator's signing key, signing.pem of the key directory")
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
     """A public key to verify manifests with (PEM)."""
-    key = serialization.load_pem_public_key(path.read_bytes())
+    expected = "the operator's signing.pub: an Ed25519 public key in PEM"
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except (ValueError, UnsupportedAlgorithm):
+        raise ValueError(f"{path}: not a PEM public key ({expected})") from None
     if not isinstance(key, Ed25519PublicKey):
-        raise ValueError(f"{path} is not an Ed25519 public key")
+        raise ValueError(f"{path}: not an Ed25519 public key ({expected})")
     return key
 
 

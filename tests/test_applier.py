@@ -289,3 +289,60 @@ def _openssl_verifies(public_key: Path, data: Path, signature: Path) -> bool:
         "-in", str(data), "-sigfile", str(signature),
     ]  # fmt: skip
     return subprocess.run(check, capture_output=True, check=False).returncode == 0
+
+
+def _age_keygen(path: Path) -> str:
+    """An identity file as ``age-keygen -o`` writes it (comment lines, then the key); with
+    the real tool when installed. Returns the public key."""
+    if shutil.which("age-keygen"):
+        subprocess.run(["age-keygen", "-o", str(path)], check=True, capture_output=True)
+        return path.read_text().split("# public key: ")[1].split()[0]
+    identity = pyrage.x25519.Identity.generate()
+    path.write_text(
+        f"# created: 2026-12-04T10:00:00Z\n# public key: {identity.to_public()}\n{identity}\n"
+    )
+    return str(identity.to_public())
+
+
+async def test_feed_apply_takes_an_age_keygen_file_and_names_a_wrong_key_file(
+    storage: Storage, keys_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 24: ``feed apply --identity key.txt`` with the file age-keygen wrote decrypts
+    (as ``age -d -i key.txt`` does); a wrong key file is named, with what was expected."""
+    key_file = tmp_path / "key.txt"
+    recipient = _age_keygen(key_file)
+    other = tmp_path / "others.txt"  # several identities, comments and blank lines
+    other.write_text(f"# mine\n{pyrage.x25519.Identity.generate()}\n\n{key_file.read_text()}")
+    publisher = Publisher(
+        PublisherProfile("pub", PublisherKind.DIRECTORY), "Éditeur", recipient=recipient
+    )
+    await add_publisher(storage.publishers, publisher)
+    await import_rows(storage, [crm_row(n, listed="true") for n in range(3)])
+    full = await export_now(storage, keys_dir, "pub", tmp_path / "feeds")
+    operator = str(keys_dir / "signing.pub")
+    for identities in (key_file, other):
+        state = tmp_path / f"state-{identities.stem}"
+        done, _ = run_cli({}, "feed", "apply", str(full.folder), "--state", str(state),
+                          "--operator-key", operator, "--identity", str(identities))  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "applied feed 1 of pub" in done.stderr
+
+    state = tmp_path / "state-bad"
+    garbled = tmp_path / "garbled.txt"
+    garbled.write_text("# created: today\nAGE-SECRET-KEY-1NOTAKEY\n")
+    wrong_operator = tmp_path / "wrong.pub"
+    wrong_operator.write_text("not a key\n")
+    cases = [
+        (["--operator-key", str(key_file)], f"{key_file}: not a PEM public key"),
+        (["--operator-key", str(wrong_operator)], f"{wrong_operator}: not a PEM public key"),
+        (["--operator-key", operator, "--identity", str(garbled)], f"{garbled}:2: not an age"),
+        (["--operator-key", operator, "--identity", operator], f"{operator}:1: not an age"),
+    ]
+    for args, message in cases:
+        done, _ = run_cli({}, "feed", "apply", str(full.folder), "--state", str(state), *args)
+        assert done.returncode == 1
+        assert message in done.stderr, done.stderr
+        assert "http" not in done.stderr
+        assert "NOTAKEY" not in done.stderr  # a key file's lines are never echoed
+        assert key_file.read_text().split()[-1] not in done.stderr
+    assert not state.exists() or not any(state.iterdir())

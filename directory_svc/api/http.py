@@ -108,7 +108,8 @@ def read_request(body: bytes) -> GraphQLRequestData:
 
 def is_request_error(result: ExecutionResult) -> bool:
     """A request error: parse, validation or variables (no data and no error with a path)."""
-    return result.data is None and bool(result.errors) and all(not e.path for e in result.errors)
+    errors = result.errors or []
+    return result.data is None and bool(errors) and all(not e.path for e in errors)
 
 
 def status_of(result: ExecutionResult, media: str) -> int:
