@@ -83,14 +83,24 @@ async def _seed(storage: Storage, count: int, seed: int, if_empty: bool) -> int:
     return 0
 
 
-async def _import(storage: Storage, path: Path) -> int:
+async def _import(storage: Storage, path: Path, encoding: str | None) -> int:
+    from directory_svc.services.import_text import UnreadableFile
     from directory_svc.services.importer import import_file
 
     raw = await asyncio.to_thread(path.read_bytes)
-    report = await import_file(
-        storage.listings, storage.accounts, path.name, raw, _progress("importing", None)
-    )
+    try:
+        report = await import_file(
+            storage.listings,
+            storage.accounts,
+            path.name,
+            raw,
+            _progress("importing", None),
+            encoding=encoding,
+        )
+    except UnreadableFile as exc:
+        return _fail(f"import: {exc}", 1)
     print(file=sys.stderr)
+    print(f"read {path.name} as {report.encoding}", file=sys.stderr)
     for line, reason in report.rejected:
         print(f"{path.name}:{line}: rejected: {reason}", file=sys.stderr)
     for line, note in report.notes:
@@ -181,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--if-empty", action="store_true", help="only when no listing exists")
     imp = sub.add_parser("import", help="import listings from a CSV or JSON Lines file")
     imp.add_argument("file", type=Path)
+    imp.add_argument(
+        "--encoding",
+        help="the file's encoding (default: UTF-8, with or without a byte-order mark, else "
+        "Windows-1252 as French Excel saves CSV)",
+    )
     keys = sub.add_parser("keys", help="encryption keys").add_subparsers(
         dest="action", required=True
     )
@@ -224,7 +239,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "import":
         if not args.file.is_file():
             return _fail(f"no such file: {args.file}")
-        return asyncio.run(_with_storage(settings, lambda s: _import(s, args.file)))
+        return asyncio.run(_with_storage(settings, lambda s: _import(s, args.file, args.encoding)))
     if args.command == "keys":
         keys_dir = settings.keys_dir
         if keys_dir is None:

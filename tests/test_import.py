@@ -104,3 +104,61 @@ def test_json_lines_with_forbidden_keys_are_rejected(
     assert "address.street: is not an import column" in reasons[3]
     assert "surname: must be at most 1000 characters" in reasons[4]
     assert "1 new" in done.stdout
+
+
+def _excel_csv(rows: list[dict[str, str]]) -> str:
+    """The text Excel writes for these rows: `;`-separated, CRLF line ends."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(COLUMNS), delimiter=";", lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def test_files_saved_by_excel_import_alike(
+    tmp_path: Path, mongo_uri: str, db_name: str, keys_dir: Path
+) -> None:
+    """Issue 24: Excel's "CSV UTF-8" (a byte-order mark) and French Excel's plain "CSV
+    (séparateur : point-virgule)" (Windows-1252) store the same listings; the import says
+    which encoding it read; a file that is neither is refused whole, with one clear line."""
+    rows = [_row(n) for n in range(5)]
+    rows[0] |= {"surname": "Lefèvre", "first_name": "Cécile", "profession": "Cœur d'œuvre"}
+    rows[1] |= {"surname": "Çelik", "first_name": "Noël"}
+    text = _excel_csv(rows)
+    files = {
+        "utf8-bom.csv": b"\xef\xbb\xbf" + text.encode("utf-8"),
+        "windows.csv": text.encode("cp1252"),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    env = {"MONGODB_URI": mongo_uri, "DIRECTORY_DB": db_name}
+
+    first, _ = run_cli(env, "import", str(tmp_path / "utf8-bom.csv"), keys_dir=keys_dir)
+    assert first.returncode == 0, first.stderr
+    assert "5 new, 0 changed, 0 unchanged, 0 rejected" in first.stdout
+    assert "read utf8-bom.csv as UTF-8 (with a byte-order mark)" in first.stderr
+    # The same rows from the Windows-1252 file are the rows already imported, to the byte.
+    second, _ = run_cli(env, "import", str(tmp_path / "windows.csv"), keys_dir=keys_dir)
+    assert second.returncode == 0, second.stderr
+    assert "0 new, 0 changed, 5 unchanged, 0 rejected" in second.stdout
+    assert "read windows.csv as Windows-1252" in second.stderr
+    forced, _ = run_cli(
+        env, "import", "--encoding", "windows-1252", str(tmp_path / "windows.csv"),
+        keys_dir=keys_dir,
+    )  # fmt: skip
+    assert "0 new, 0 changed, 5 unchanged" in forced.stdout
+
+    neither = tmp_path / "neither.csv"  # 0x81 and 0x8D mean nothing in Windows-1252
+    neither.write_bytes(text.encode("cp1252").replace(b"Lef\xe8vre", b"Lef\x81\x8dvre"))
+    refused, _ = run_cli(env, "import", str(neither), keys_dir=keys_dir)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "directory-svc: import: neither.csv is neither UTF-8 nor Windows-1252 (line 2); "
+        'save it as "CSV UTF-8" or give --encoding'
+    )
+    wrong, _ = run_cli(env, "import", "--encoding", "utf-8", str(tmp_path / "windows.csv"),
+                       keys_dir=keys_dir)  # fmt: skip
+    assert wrong.returncode == 1
+    assert "windows.csv is not valid UTF-8 (line 2)" in wrong.stderr
+    unknown, _ = run_cli(env, "import", "--encoding", "klingon", str(neither), keys_dir=keys_dir)
+    assert "unknown encoding: klingon" in unknown.stderr

@@ -233,12 +233,12 @@ def row_to_listing(row: dict[str, Any], at: datetime) -> ImportedRow:
     return ImportedRow(listing, choices_at, status == Status.TERMINATED.value, row_content(row))
 
 
-def read_rows(name: str, raw: bytes) -> Iterator[tuple[int, dict[str, Any] | ValidationError]]:
+def read_rows(name: str, text: str) -> Iterator[tuple[int, dict[str, Any] | ValidationError]]:
     """``(line number, row or the error that makes it unreadable)`` for each row of a file.
 
-    ``name`` chooses the format: ``.jsonl``/``.ndjson`` for JSON Lines, anything else CSV.
+    ``name`` chooses the format: ``.jsonl``/``.ndjson`` for JSON Lines, anything else CSV;
+    ``text`` is the file's text (``services.import_text``).
     """
-    text = raw.decode("utf-8", errors="surrogateescape")
     if name.lower().endswith((".jsonl", ".ndjson", ".json")):
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():

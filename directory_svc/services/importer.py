@@ -21,6 +21,7 @@ from directory_svc.domain.errors import DomainError, ValidationError, VersionCon
 from directory_svc.domain.history import Change, listing_values
 from directory_svc.domain.listings import LineNumber, Listing, Status
 from directory_svc.services.import_rows import COLUMNS, ImportedRow, read_rows, row_to_listing
+from directory_svc.services.import_text import file_text
 from directory_svc.services.listings import prepared
 from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.listings import ListingRepository
@@ -45,6 +46,8 @@ class ImportReport:
     choice_changes: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
     notes: list[tuple[int, str]] = field(default_factory=list)
+    encoding: str = "UTF-8"
+    """How the file was read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,16 +117,20 @@ async def import_file(
     name: str,
     raw: bytes,
     progress: Callable[[int], None] | None = None,
+    encoding: str | None = None,
 ) -> ImportReport:
-    """Import every valid row of file ``name`` (content ``raw``); see the module docstring."""
-    report = ImportReport()
+    """Import every valid row of file ``name`` (content ``raw``, in ``encoding`` or as
+    ``services.import_text`` finds); see the module docstring. ``UnreadableFile`` when
+    the file cannot be read at all (nothing imported)."""
+    read = file_text(name, raw, encoding)
+    report = ImportReport(encoding=read.encoding)
     at = clock.now().replace(microsecond=0)
     change = Change(
         f"import:{at.isoformat()}", Provenance(Actor.IMPORT, Channel.IMPORT, at, "import")
     )
     batch: list[_Row] = []
     seen: set[str] = set()
-    for number, row in read_rows(name, raw):
+    for number, row in read_rows(name, read.text):
         try:
             if isinstance(row, ValidationError):
                 raise row
