@@ -28,8 +28,9 @@ from directory_svc.domain.exports import ExportRun, FeedKind, RunOutcome, RunSta
 from directory_svc.domain.projection import profile_fingerprint
 from directory_svc.domain.publishers import Publisher, feed_folder, is_feed_folder_of
 from directory_svc.storage.documents import now_ms
-from directory_svc.storage.export_runs import RUN_HEARTBEAT, ExportRuns, this_process
+from directory_svc.storage.export_runs import RUN_HEARTBEAT, ExportRuns
 from directory_svc.storage.ledger import LedgerHead
+from directory_svc.storage.processes import this_process
 from exporters.digest import copy_digest
 from exporters.formats import FeedWriter, columns
 from exporters.journal import JournalUnusable, JournalWriter, commit_journal, journal_path

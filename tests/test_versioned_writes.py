@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +25,7 @@ from directory_svc.services.choices import ChoiceValues, change_choices
 from directory_svc.services.maintenance import verify_history
 from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.setup import Storage, open_storage
+from directory_svc.storage.versioned import STALE_CLAIM
 
 AT = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -178,3 +181,68 @@ async def test_a_choice_change_on_the_conditional_adapter_is_one_read_and_one_wr
     on_listings = [name for name, col in listener.sent if col == "listings"]
     assert sorted(on_listings) == ["find", "update"]
     assert [name for name, col in listener.sent if col != "listings"] == []
+
+
+DEAD_WRITER = """
+import asyncio, sys
+from dataclasses import replace
+from pathlib import Path
+from pymongo.asynchronous.collection import AsyncCollection
+from directory_svc.config import Env, Settings
+from directory_svc.services import listings
+from directory_svc.storage.setup import open_storage
+from tests.test_versioned_writes import _change
+
+async def main(uri, db, keys, listing_id):
+    settings = Settings(mongodb_uri=uri, keys_dir=Path(keys), db_name=db, env=Env.DEV,
+                        jwks=str(Path(keys) / "dev-jwks.json"))
+    storage = await open_storage(settings)
+    original = AsyncCollection.update_one
+
+    async def update_one(col, *args, **kwargs):
+        if col.name == "listings":  # claimed: stop here, as if killed before the write
+            print("claimed", flush=True)
+            await asyncio.Event().wait()
+        return await original(col, *args, **kwargs)
+
+    AsyncCollection.update_one = update_one
+    await listings.change_listing(storage.listings, listing_id, 1,
+                                  lambda i: replace(i, mention="dead"), _change("dead"))
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+async def test_a_writer_killed_between_claim_and_write_holds_the_listing_only_briefly(
+    storage: Storage, settings: Any
+) -> None:
+    """Issue 24: a service process killed between its claim and its write no longer blocks
+    the listing for ``STALE_CLAIM``: the refusal meanwhile says "retry shortly" (not a
+    conflict: nothing changed), and the next change is accepted once the dead writer's
+    grace is over, seconds later, on the service's clock."""
+    if storage.listings.versioned.name != "claims":
+        pytest.skip("the conditional adapter takes no claims")
+    await seed_listings(storage.listings, 1, seed=63)
+    listing = next(iter(demo_listings(1, seed=63)))
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", DEAD_WRITER, settings.mongodb_uri, settings.db_name,
+        str(settings.keys_dir), listing.id,
+        stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    assert child.stdout is not None
+    assert await child.stdout.readline() == b"claimed\n"
+    child.kill()
+    await child.wait()
+
+    manual = ManualClock()
+    manual.at = datetime.now(UTC)
+    with clock.using(manual):
+        with pytest.raises(VersionConflict) as refused:
+            await _write(storage, listing, "next", 1)
+        assert refused.value.retry_shortly
+        assert "retry shortly" in str(refused.value)
+        manual.at += timedelta(seconds=3)  # within 5 s, far below STALE_CLAIM
+        assert timedelta(seconds=5) < STALE_CLAIM
+        written = await _write(storage, listing, "next", 1)
+    assert (written.version, written.mention) == (2, "next")
+    assert await verify_history(storage.listings) == []

@@ -70,6 +70,10 @@ class ChangeApplied:
 class VersionConflictProblem:
     message: str
     current: ListingType
+    retry_shortly: bool = strawberry.field(
+        description="True when the listing has not changed yet but another change of it is "
+        "being written: send the same change again in a moment (no need to reload)."
+    )
 
 
 ChangeResult = Annotated[
@@ -176,4 +180,8 @@ def conflict_problem(exc: VersionConflict) -> VersionConflictProblem:
     current = exc.current
     if not isinstance(current, Listing):
         raise exc
-    return VersionConflictProblem(message=str(exc), current=ListingType.from_domain(current))
+    return VersionConflictProblem(
+        message=str(exc),
+        current=ListingType.from_domain(current),
+        retry_shortly=exc.retry_shortly,
+    )

@@ -26,11 +26,19 @@ class NotFound(DomainError):
 
 
 class VersionConflict(DomainError):
-    """The object changed since the caller read it; ``current`` is its state now."""
+    """The object changed since the caller read it; ``current`` is its state now.
 
-    def __init__(self, current: object, what: str = "listing") -> None:
-        super().__init__(f"the {what} was changed by someone else; reload and try again")
+    ``retry_shortly``: it has not changed yet, but another change of it is being written
+    (the caller may send the same change again in a moment)."""
+
+    def __init__(self, current: object, what: str = "listing", retry_shortly: bool = False) -> None:
+        super().__init__(
+            f"another change of the {what} is being written; retry shortly"
+            if retry_shortly
+            else f"the {what} was changed by someone else; reload and try again"
+        )
         self.current = current
+        self.retry_shortly = retry_shortly
 
 
 class AlreadyExists(DomainError):

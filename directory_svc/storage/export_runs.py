@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -23,6 +21,7 @@ from directory_svc.domain.exports import (
     SlotAttempt,
 )
 from directory_svc.storage.documents import Document
+from directory_svc.storage.processes import process_gone
 
 RUN_HEARTBEAT = timedelta(seconds=15)
 """How often a running export says it is alive."""
@@ -30,29 +29,10 @@ RUN_STALE_AFTER = timedelta(minutes=5)
 """A run whose last heartbeat is older than this was interrupted (on another machine)."""
 
 
-def this_process() -> str:
-    """The owner name of runs started by this process: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _owner_gone(owner: str) -> bool:
-    """True when ``owner`` is a process of this machine that no longer exists."""
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def _interrupted(run: ExportRun, now: datetime) -> bool:
     """A ``running`` run whose process died (same machine) or stopped beating (any)."""
     beat = run.heartbeat or run.started_at
-    return now - beat >= RUN_STALE_AFTER or _owner_gone(run.owner)
+    return now - beat >= RUN_STALE_AFTER or process_gone(run.owner)
 
 
 def _run(doc: Document) -> ExportRun:

@@ -174,6 +174,8 @@ class ListingRepository(ListingReads):
         if latest.version == expected_version and doc["kid"] != state["kid"]:
             # The data key was rotated: keep every ciphertext of the document under one key.
             return await self._apply_rekeyed(expected_version, stored, change, entry, state)
+        if latest.version == expected_version:  # not changed yet: a writer is mid-change
+            raise VersionConflict(latest, retry_shortly=True)
         return await self._settle(new.id, change, latest)
 
     async def _apply_rekeyed(

@@ -9,8 +9,10 @@ FerretDB 1.24 evaluates the filter in Go and then writes by ``_id``, so two conc
 writers filtered on the same version can both "match". ``ClaimedWrites`` therefore first
 claims the transition with an insert on a unique ``_id`` (``<id>:<v+1>``, atomic on every
 engine), and still writes with the version in its filter, so that a writer whose stale
-claim was taken over after ``STALE_CLAIM`` matches nothing when it resumes. (On FerretDB a
-filter on more than ``_id`` scans the collection: that is the embedded engine's price.)
+claim was taken over matches nothing when it resumes. A claim names its process
+(``storage.processes``): one whose process is known to be gone (killed between claim and
+write, on this machine) is taken over at once; any other after ``STALE_CLAIM``. (On
+FerretDB a filter on more than ``_id`` scans the collection: the embedded engine's price.)
 
 The adapter is chosen once at start-up (``choose``) from what the server says about itself,
 unless the ``DIRECTORY_WRITE_ADAPTER`` setting names one, and logged.
@@ -27,11 +29,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from directory_svc.storage.documents import Document, now_ms
+from directory_svc.storage.processes import process_gone, this_process
 
 log = logging.getLogger(__name__)
 
 STALE_CLAIM = timedelta(seconds=60)
 """A claim older than this belongs to a writer that died (or paused) between claim and write."""
+CLAIM_GRACE = timedelta(seconds=2)
+"""How long a gone writer's claim is still respected: its last command, sent before it died,
+may still be running on the server."""
 
 
 class VersionedWrites(Protocol):
@@ -132,18 +138,31 @@ class ClaimedWrites:
         return result.matched_count == 1
 
     async def _claim(self, claims: AsyncCollection[Document], claim_id: str, owner: str) -> bool:
-        try:
-            await claims.insert_one({"_id": claim_id, "change": owner, "at": now_ms()})
-        except DuplicateKeyError:
-            existing = await claims.find_one({"_id": claim_id})
-            if existing is None:
-                return False
-            if existing["change"] == owner:
-                return True  # our own earlier attempt, interrupted before its write
-            if now_ms() - existing["at"] > STALE_CLAIM:
+        for _ in range(2):  # once more after taking over an abandoned claim
+            claim = {"_id": claim_id, "change": owner, "at": now_ms(), "proc": this_process()}
+            try:
+                await claims.insert_one(claim)
+            except DuplicateKeyError:
+                existing = await claims.find_one({"_id": claim_id})
+                if existing is None:
+                    continue  # released meanwhile
+                if existing["change"] == owner:
+                    return True  # our own earlier attempt, interrupted before its write
+                if not _abandoned(existing):
+                    return False
                 await claims.delete_one({"_id": claim_id, "change": existing["change"]})
-            return False
+                continue
+            return True
+        return False
+
+
+def _abandoned(claim: Document) -> bool:
+    """A claim whose writer is known to be gone, or older than ``STALE_CLAIM``."""
+    proc = claim.get("proc")  # claims written before processes were named have none
+    age: timedelta = now_ms() - claim["at"]
+    if isinstance(proc, str) and age > CLAIM_GRACE and process_gone(proc):
         return True
+    return age > STALE_CLAIM
 
 
 async def choose(db: AsyncDatabase[Document], setting: str = "auto") -> VersionedWrites:

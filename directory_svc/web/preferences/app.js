@@ -315,7 +315,9 @@ async function handleOutcome(outcome) {
   if (outcome.__typename === "ChangeApplied") {
     replaceListing(outcome.listing, outcome.changed ? t().saved : t().unchanged, false);
   }
-  else if (outcome.__typename === "VersionConflictProblem") replaceListing(outcome.current, t().conflict, true);
+  else if (outcome.__typename === "VersionConflictProblem") {
+    replaceListing(outcome.current, outcome.retryShortly ? t().retryShortly : t().conflict, true);
+  }
   else alarm(describeProblem(outcome));
 }
 
