@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from directory_svc import cli_applier, cli_feeds, cli_lines
+from directory_svc import cli_applier, cli_feeds, cli_lines, cli_maintenance
 from directory_svc.config import ConfigError, Settings, load_settings
 from directory_svc.domain.access import Role
 from directory_svc.domain.errors import DomainError
@@ -203,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_parser("rotate", help="add a new data key and re-encrypt every listing")
     retire = keys.add_parser("retire", help="delete an old data key nothing uses")
     retire.add_argument("kid")
+    cli_maintenance.add_parsers(sub, keys)
     history = sub.add_parser("history", help="history chains").add_subparsers(
         dest="action", required=True
     )
@@ -250,6 +251,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_with_storage(settings, lambda s: _retire(s, keys_dir, kid)))
     if args.command == "history":
         return asyncio.run(_with_storage(settings, _verify))
+    if args.command == "migrate":
+        return cli_maintenance.run_migrate(args, settings)
     if args.command in ("line", "purge", "audit"):
         return cli_lines.dispatch(args, settings, _fail)
     if args.command in ("publisher", "export"):
@@ -267,10 +270,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "export" and args.action == "verify":
         keys = os.environ.get("DIRECTORY_KEYS_DIR", "").strip()
         return cli_feeds.verify(args, Path(keys) if keys else None)
-    if args.command == "keys" and args.action == "init":
+    if args.command == "keys" and args.action in ("init", "escrow", "restore"):
         keys_dir = os.environ.get("DIRECTORY_KEYS_DIR", "").strip()
         if not keys_dir:
             return _fail("configuration error: DIRECTORY_KEYS_DIR: not set")
+        if args.action != "init":
+            return cli_maintenance.run_keys(args, Path(keys_dir))
         from directory_svc.storage.keys import init_keys
 
         created = init_keys(Path(keys_dir))
@@ -290,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from directory_svc.observability import configure_logging
     from directory_svc.storage.client import DatabaseUnreachable, mask_uri
     from directory_svc.storage.keys import KeyFileError
+    from directory_svc.storage.schema import SchemaMismatch
 
     configure_logging(settings.log_level)
     try:
@@ -298,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"cannot reach the database at {mask_uri(settings.mongodb_uri)}: {exc}", 3)
     except KeyFileError as exc:
         return _fail(f"keys: {exc}", 4)
+    except SchemaMismatch as exc:
+        return _fail(str(exc), 5)
     except ConfigError as exc:
         return _fail(f"configuration error: {exc}")
     except DomainError as exc:

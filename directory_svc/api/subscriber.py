@@ -137,8 +137,10 @@ class MyChange:
     listing_id: strawberry.ID
     seq: int
     at: datetime
-    actor: str = strawberry.field(description="subscriber, support, import or default.")
-    channel: str = strawberry.field(description="web, phone, mail, shop, import or system.")
+    actor: str = strawberry.field(description="subscriber, support, import, default or operator.")
+    channel: str = strawberry.field(
+        description="web, phone, mail, shop, import, system or migration."
+    )
     reason: str | None = strawberry.field(description="The reason support gave, if any.")
     attested: bool = strawberry.field(description="Accuracy certified with this change.")
     changed: list[str] = strawberry.field(description="Names of the values that changed.")

@@ -29,6 +29,8 @@ class Channel(StrEnum):
     SHOP = "shop"
     IMPORT = "import"
     SYSTEM = "system"
+    MIGRATION = "migration"
+    """An upgrade of the stored data (``directory-svc migrate``) made the change."""
 
 
 @dataclass(frozen=True, slots=True)

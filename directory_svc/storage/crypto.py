@@ -62,3 +62,13 @@ class Cipher:
         """A keyed hash for exact look-ups: reveals equality, not the value (32 hex digits)."""
         mac = hmac.new(self.keys.index_key, f"{purpose}\x00{value}".encode(), hashlib.sha256)
         return mac.hexdigest()[:32]
+
+    def pad(self, purpose: str, context: str, hashed: str) -> str:
+        """A 32-byte hex hash XOR a pad keyed for ``purpose`` and ``context``: stores a
+        hash that only the key holder can read back (the same call unmasks it). Each
+        ``context`` must be used for one value only (the pad is a one-time pad)."""
+        key = hmac.new(self.keys.index_key, f"{purpose}\x00{context}".encode(), hashlib.sha256)
+        value = bytes.fromhex(hashed)
+        if len(value) != 32:
+            raise ValueError("expected 32 bytes of hex")
+        return bytes(a ^ b for a, b in zip(value, key.digest(), strict=True)).hex()

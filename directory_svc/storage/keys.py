@@ -16,6 +16,8 @@ Or, for platforms that inject secrets as environment variables, ``DIRECTORY_DATA
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 import secrets
 import time
@@ -78,9 +80,23 @@ class KeyRing:
                 self._env.get("DIRECTORY_HISTORY_KEY", ""), "DIRECTORY_HISTORY_KEY"
             )
         else:
+            if not (self.directory / "index.key").exists():
+                raise KeyFileError(
+                    f"no keys in {self.directory}: restore them from escrow (`directory-svc "
+                    "keys restore FILE --identity KEY`), or create them for a new database "
+                    "(`directory-svc keys init`)"
+                )
             self.index_key = _read_key(self.directory / "index.key")
             self.history_key = _read_key(self.directory / "history.key")
         self.reload()
+
+    def fingerprint(self) -> str:
+        """Says which index and history keys these are, and nothing of them."""
+        parts = [
+            hmac.new(key, b"directory-svc key fingerprint", hashlib.sha256).hexdigest()[:16]
+            for key in (self.index_key, self.history_key)
+        ]
+        return "-".join(parts)
 
     def _reload_env(self, env: dict[str, str]) -> None:
         keys = {}

@@ -8,6 +8,12 @@ delta updates the rows of the head's generation in place. The head also remember
 fingerprint of the publisher profile its generation was built with (see
 ``domain.publishers.profile_fingerprint``): a different one means the publisher's copy no
 longer matches its profile, and the next export reconciles.
+
+A row's entry hash (what the publisher's copy digest is made of) is stored masked, ``pk``:
+the plain SHA-256 of a record's cells would let anyone with read access confirm a guessed
+record. The pad is keyed by the index key and the row (publisher, entry, feed sequence), so
+each stored value has a pad of its own. Rows written before held it plain, ``p``
+(``storage.migrations.ledger`` masks them).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
+from directory_svc.storage.crypto import Cipher
 from directory_svc.storage.documents import Document
 
 LEDGER_BATCH = 50
@@ -68,9 +75,10 @@ class FeedLedger:
 
     PREFIX = "feed_ledger_"
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], cipher: Cipher) -> None:
         self._db = db
         self._heads = db["feed_ledger_heads"]
+        self._cipher = cipher
 
     async def ensure_indexes(self) -> None:
         """Nothing beyond ``_id``: rows are read by entry id, generations are dropped whole."""
@@ -82,20 +90,26 @@ class FeedLedger:
     def _rows(self, publisher_id: str, generation: str) -> AsyncCollection[Document]:
         return self._db[self._name(publisher_id, generation)]
 
-    @staticmethod
-    def _row(s: SentEntry) -> Document:
-        return {
-            "_id": s.entry_id,
-            "h": s.digest,
-            "hi": s.initial_key,
-            "hn": s.name_key,
-            "seq": s.sequence,
-            "p": s.public,
-        }
+    def mask(self, publisher_id: str, entry_id: str, sequence: int, public: str) -> str:
+        """The stored form of a row's entry hash (see the module docstring); unmasks too."""
+        context = f"{publisher_id}\x00{entry_id}\x00{sequence}"
+        return self._cipher.pad("ledger-entry", context, public)
 
-    @staticmethod
-    def _entry(d: Document) -> SentEntry:
-        return SentEntry(d["_id"], d["h"], d["hi"], d["hn"], d.get("seq", 0), d.get("p", ""))
+    def _row(self, publisher_id: str, s: SentEntry) -> Document:
+        row: Document = {"_id": s.entry_id, "h": s.digest, "hi": s.initial_key}
+        row |= {"hn": s.name_key, "seq": s.sequence}
+        if s.public:
+            row["pk"] = self.mask(publisher_id, s.entry_id, s.sequence, s.public)
+        return row
+
+    def _public(self, publisher_id: str, d: Document) -> str:
+        if "pk" in d:
+            return self.mask(publisher_id, d["_id"], d.get("seq", 0), d["pk"])
+        return str(d.get("p", ""))  # written before masking (migration 5)
+
+    def _entry(self, publisher_id: str, d: Document) -> SentEntry:
+        public = self._public(publisher_id, d)
+        return SentEntry(d["_id"], d["h"], d["hi"], d["hn"], d.get("seq", 0), public)
 
     async def head(self, publisher_id: str) -> LedgerHead | None:
         """The publisher's current generation, or ``None`` before its first full feed."""
@@ -122,7 +136,8 @@ class FeedLedger:
         found: dict[str, SentEntry] = {}
         for start in range(0, len(ids), LEDGER_READ_BATCH):  # bounded `$in`, by `_id`
             batch = ids[start : start + LEDGER_READ_BATCH]
-            found |= {d["_id"]: self._entry(d) async for d in rows.find({"_id": {"$in": batch}})}
+            cursor = rows.find({"_id": {"$in": batch}})
+            found |= {d["_id"]: self._entry(publisher_id, d) async for d in cursor}
         return found
 
     async def digests(self, publisher_id: str, head: LedgerHead) -> dict[str, str]:
@@ -137,7 +152,8 @@ class FeedLedger:
         if head is None:
             return None
         rows = self._rows(publisher_id, head.generation)
-        pairs = [(d["_id"], d.get("p", "")) async for d in rows.find({}, {"p": 1}, batch_size=5000)]
+        cursor = rows.find({}, {"p": 1, "pk": 1, "seq": 1}, batch_size=5000)
+        pairs = [(d["_id"], self._public(publisher_id, d)) async for d in cursor]
         return None if any(not p for _, p in pairs) else pairs
 
     async def apply(
@@ -152,7 +168,7 @@ class FeedLedger:
         """Delta ``sequence``: record what was sent and deleted in the head's generation,
         and the copy digest after it (``None``: unknown) (idempotent)."""
         ops: list[Any] = [
-            ReplaceOne({"_id": s.entry_id}, self._row(s), upsert=True) for s in sent
+            ReplaceOne({"_id": s.entry_id}, self._row(publisher_id, s), upsert=True) for s in sent
         ] + [DeleteOne({"_id": e}) for e in deleted]
         rows = self._rows(publisher_id, head.generation)
         for start in range(0, len(ops), LEDGER_BATCH):
@@ -177,7 +193,7 @@ class FeedLedger:
         generation = f"g{sequence:08d}"
         rows = self._rows(publisher_id, generation)
         entries = iter(sent)
-        while docs := [self._row(s) for s in itertools.islice(entries, INSERT_BATCH)]:
+        while docs := [self._row(publisher_id, s) for s in itertools.islice(entries, INSERT_BATCH)]:
             try:
                 await rows.insert_many(docs, ordered=False)
             except BulkWriteError as exc:

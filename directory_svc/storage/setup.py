@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 import pymongo
 from pymongo import AsyncMongoClient, monitoring
+from pymongo.asynchronous.database import AsyncDatabase
 
 from directory_svc.config import Settings
 from directory_svc.storage.access_log import AccessLog
@@ -22,7 +23,9 @@ from directory_svc.storage.feeds import PublisherRepository
 from directory_svc.storage.keys import KeyRing
 from directory_svc.storage.ledger import FeedLedger
 from directory_svc.storage.listings import ListingRepository
+from directory_svc.storage.migrations import SCHEMA_VERSION
 from directory_svc.storage.rate_counters import RateCounters
+from directory_svc.storage.schema import check_keys, check_schema
 from directory_svc.storage.versioned import choose
 
 
@@ -39,6 +42,7 @@ class Storage:
     """The client, the keys and the repositories of one process."""
 
     client: AsyncMongoClient[Any]
+    db: AsyncDatabase[Any]
     keys: KeyRing
     listings: ListingRepository
     accounts: AccountRepository
@@ -83,20 +87,27 @@ async def open_storage(
     *,
     indexes: bool = True,
     listeners: Sequence[monitoring._EventListener] = (),
+    schema: bool = True,
 ) -> Storage:
-    """Read the keys, connect, check the database answers, choose the versioned-write
-    adapter (``storage.versioned``), create indexes (``indexes=False``: the caller builds
-    them, as ``serve`` does in the background). ``listeners``: PyMongo event listeners
-    (command counts in tests and benchmarks)."""
+    """Read the keys, connect, check the database answers and holds the stored format this
+    code reads (``storage.schema``: ``SchemaMismatch``; ``schema=False`` for ``migrate``),
+    choose the versioned-write adapter (``storage.versioned``), create indexes
+    (``indexes=False``: the caller builds them, as ``serve`` does in the background).
+    ``listeners``: PyMongo event listeners (command counts in tests and benchmarks)."""
     keys = KeyRing(settings.keys_dir, settings.key_env)
     client = create_client(settings, listeners)
     try:
         await ping(client, settings.db_timeout_s + 1)
         db = client[settings.db_name]
+        if schema:
+            await check_schema(db, SCHEMA_VERSION)
+        cipher = Cipher(keys)
+        codec = ListingCodec(cipher)
+        await check_keys(db, keys.fingerprint(), str(keys.directory), codec.listing)
         versioned = await choose(db, settings.write_adapter)
-        listings = ListingRepository(db, ListingCodec(Cipher(keys)), versioned)
+        listings = ListingRepository(db, codec, versioned)
         accounts = AccountRepository(db)
-        ledger = FeedLedger(db)
+        ledger = FeedLedger(db, cipher)
         slots = ExportSlots(db)
         access_log = AccessLog(db, timeout_s=settings.db_timeout_s)
         data_queries = DataQueries(db)
@@ -106,6 +117,7 @@ async def open_storage(
         raise
     storage = Storage(
         client=client,
+        db=db,
         keys=keys,
         listings=listings,
         accounts=accounts,
