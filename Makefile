@@ -28,9 +28,10 @@ $(FERRETDB): scripts/build-ferretdb.sh
 
 ferretdb: $(FERRETDB)  ## build the local FerretDB once (into .tools/, git-ignored)
 
-run: venv ferretdb  ## set everything up (dev keys in .keys/), seed demo data if empty, serve on :8080
+run: venv ferretdb  ## set everything up (dev keys in .keys/), migrate, seed demo data if empty, serve on :8080
 	DIRECTORY_ENV=$${DIRECTORY_ENV:-dev} $(BIN)/directory-svc keys init
 	DIRECTORY_ENV=$${DIRECTORY_ENV:-dev} $(PY) scripts/localdb.py -- bash -c '\
+	  $(BIN)/directory-svc migrate && \
 	  $(BIN)/directory-svc seed --count $(DEMO_LISTINGS) --if-empty && \
 	  exec $(BIN)/directory-svc serve'
 

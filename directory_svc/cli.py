@@ -11,29 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from directory_svc import cli_applier, cli_feeds, cli_lines, cli_maintenance
+from directory_svc.cli_output import fail, progress
 from directory_svc.config import ConfigError, Settings, load_settings
 from directory_svc.domain.access import Role
 from directory_svc.domain.errors import DomainError
 
 if TYPE_CHECKING:
     from directory_svc.storage.setup import Storage
-
-
-def _fail(message: str, code: int = 2) -> int:
-    print(f"directory-svc: {message}", file=sys.stderr)
-    return code
-
-
-def _progress(label: str, total: int | None) -> Callable[[int], None]:
-    done = 0
-
-    def step(n: int) -> None:
-        nonlocal done
-        done += n
-        of = f"/{total}" if total else ""
-        print(f"\r{label}: {done}{of}", end="", file=sys.stderr, flush=True)
-
-    return step
 
 
 def _serve(settings: Settings) -> int:
@@ -76,7 +60,7 @@ async def _seed(storage: Storage, count: int, seed: int, if_empty: bool) -> int:
         print("database already holds listings; not seeding", file=sys.stderr)
         return 0
     added = await seed_listings(
-        storage.listings, count, seed, _progress("seeding", count), accounts=storage.accounts
+        storage.listings, count, seed, progress("seeding", count), accounts=storage.accounts
     )
     print(file=sys.stderr)
     print(f"seeded {added} new listings ({count - added} already present)")
@@ -94,11 +78,11 @@ async def _import(storage: Storage, path: Path, encoding: str | None) -> int:
             storage.accounts,
             path.name,
             raw,
-            _progress("importing", None),
+            progress("importing", None),
             encoding=encoding,
         )
     except UnreadableFile as exc:
-        return _fail(f"import: {exc}", 1)
+        return fail(f"import: {exc}", 1)
     print(file=sys.stderr)
     print(f"read {path.name} as {report.encoding}", file=sys.stderr)
     for line, reason in report.rejected:
@@ -113,34 +97,6 @@ async def _import(storage: Storage, path: Path, encoding: str | None) -> int:
     return 1 if report.rejected else 0
 
 
-async def _rotate(storage: Storage, keys_dir: Path) -> int:
-    from directory_svc.services.maintenance import rotate_keys
-
-    kid, count = await rotate_keys(storage.listings, keys_dir, _progress("re-encrypting", None))
-    print(file=sys.stderr)
-    print(f"new active key {kid}; re-encrypted {count} listings")
-    return 0
-
-
-async def _retire(storage: Storage, keys_dir: Path, kid: str) -> int:
-    from directory_svc.services.maintenance import retire_key
-
-    await retire_key(storage.listings, keys_dir, kid)
-    print(f"retired key {kid}")
-    return 0
-
-
-async def _verify(storage: Storage) -> int:
-    from directory_svc.services.maintenance import verify_history
-
-    broken = await verify_history(storage.listings)
-    for listing_id, problem in broken:
-        print(f"broken history: listing {listing_id}: {problem}")
-    total = await storage.listings.count()
-    print(f"verified {total} listings: {len(broken)} broken")
-    return 1 if broken else 0
-
-
 def _mint(args: argparse.Namespace) -> int:
     from directory_svc.api.auth import mint_dev_token
 
@@ -148,14 +104,14 @@ def _mint(args: argparse.Namespace) -> int:
         # Minting needs no database: only the environment, keys and token settings.
         settings = load_settings({"MONGODB_URI": "mongodb://unused/", **os.environ})
     except ConfigError as exc:
-        return _fail(f"configuration error: {exc}")
+        return fail(f"configuration error: {exc}")
     if not settings.is_dev or settings.keys_dir is None:
-        return _fail("token mint is for development only (DIRECTORY_ENV=dev with a key directory)")
+        return fail("token mint is for development only (DIRECTORY_ENV=dev with a key directory)")
     role = Role(args.role)
     if role is Role.CUSTOMER and not args.account:
-        return _fail("a customer token needs --account")
+        return fail("a customer token needs --account")
     if role is Role.PUBLISHER and not args.publisher:
-        return _fail("a publisher token needs --publisher")
+        return fail("a publisher token needs --publisher")
     print(
         mint_dev_token(
             settings.keys_dir,
@@ -180,9 +136,24 @@ def _export_schema(output: str | None) -> int:
     return 0
 
 
+class _Version(argparse.Action):
+    """Prints the release and its stored-format version (imported only when asked)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> None:
+        from importlib.metadata import version
+
+        from directory_svc.storage.migrations import SCHEMA_VERSION
+
+        print(f"directory-svc {version('directory-svc')} (stored format {SCHEMA_VERSION})")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser (also used by the tests)."""
     parser = argparse.ArgumentParser(prog="directory-svc", description=__doc__)
+    parser.add_argument(
+        "--version", action=_Version, nargs=0, help="the release and the stored format it needs"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="serve the GraphQL API and health endpoints")
     seed = sub.add_parser("seed", help="store realistic French demo listings")
@@ -229,35 +200,36 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         try:
             settings.require_tokens()
         except ConfigError as exc:
-            return _fail(f"configuration error: {exc}")
+            return fail(f"configuration error: {exc}")
         return _serve(settings)
     if args.command == "seed":
         if args.count < 0:
-            return _fail("--count must be zero or more")
+            return fail("--count must be zero or more")
         return asyncio.run(
             _with_storage(settings, lambda s: _seed(s, args.count, args.seed, args.if_empty))
         )
     if args.command == "import":
         if not args.file.is_file():
-            return _fail(f"no such file: {args.file}")
+            return fail(f"no such file: {args.file}")
         return asyncio.run(_with_storage(settings, lambda s: _import(s, args.file, args.encoding)))
     if args.command == "keys":
         keys_dir = settings.keys_dir
         if keys_dir is None:
-            return _fail("keys rotate/retire write key files: set DIRECTORY_KEYS_DIR")
+            return fail("keys rotate/retire write key files: set DIRECTORY_KEYS_DIR")
         if args.action == "rotate":
-            return asyncio.run(_with_storage(settings, lambda s: _rotate(s, keys_dir)))
-        kid = args.kid
-        return asyncio.run(_with_storage(settings, lambda s: _retire(s, keys_dir, kid)))
+            work = cli_maintenance.rotate(keys_dir)
+        else:
+            work = cli_maintenance.retire(keys_dir, args.kid)
+        return asyncio.run(_with_storage(settings, work))
     if args.command == "history":
-        return asyncio.run(_with_storage(settings, _verify))
+        return asyncio.run(_with_storage(settings, cli_maintenance.verify))
     if args.command == "migrate":
         return cli_maintenance.run_migrate(args, settings)
     if args.command in ("line", "purge", "audit"):
-        return cli_lines.dispatch(args, settings, _fail)
+        return cli_lines.dispatch(args, settings, fail)
     if args.command in ("publisher", "export"):
         return cli_feeds.dispatch(args, settings)
-    return _fail(f"unknown command {args.command}")
+    return fail(f"unknown command {args.command}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -273,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "keys" and args.action in ("init", "escrow", "restore"):
         keys_dir = os.environ.get("DIRECTORY_KEYS_DIR", "").strip()
         if not keys_dir:
-            return _fail("configuration error: DIRECTORY_KEYS_DIR: not set")
+            return fail("configuration error: DIRECTORY_KEYS_DIR: not set")
         if args.action != "init":
             return cli_maintenance.run_keys(args, Path(keys_dir))
         from directory_svc.storage.keys import init_keys
@@ -290,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        return _fail(f"configuration error: {exc}")
+        return fail(f"configuration error: {exc}")
     # The database and logging machinery only for the commands that need them (start time).
     from directory_svc.observability import configure_logging
     from directory_svc.storage.client import DatabaseUnreachable, mask_uri
@@ -301,15 +273,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args, settings)
     except DatabaseUnreachable as exc:
-        return _fail(f"cannot reach the database at {mask_uri(settings.mongodb_uri)}: {exc}", 3)
+        return fail(f"cannot reach the database at {mask_uri(settings.mongodb_uri)}: {exc}", 3)
     except KeyFileError as exc:
-        return _fail(f"keys: {exc}", 4)
+        return fail(f"keys: {exc}", 4)
     except SchemaMismatch as exc:
-        return _fail(str(exc), 5)
+        return fail(str(exc), 5)
     except ConfigError as exc:
-        return _fail(f"configuration error: {exc}")
+        return fail(f"configuration error: {exc}")
     except DomainError as exc:
-        return _fail(str(exc), 1)
+        return fail(str(exc), 1)
     except KeyboardInterrupt:
         return 130
 

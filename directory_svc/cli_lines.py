@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from directory_svc import clock
+from directory_svc.cli_output import progress
 from directory_svc.config import Settings
 from directory_svc.domain.errors import ValidationError
 
@@ -41,17 +42,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     one.add_argument("--purpose", required=True, help="why (kept in the access log)")
 
 
-def _progress(label: str) -> Callable[[int], None]:
-    done = 0
-
-    def step(n: int) -> None:
-        nonlocal done
-        done += n
-        print(f"\r{label}: {done}", end="", file=sys.stderr, flush=True)
-
-    return step
-
-
 async def _terminate(storage: Storage, listing_id: str, reason: str) -> int:
     from directory_svc.services.lines import TerminateLine, terminate_line
 
@@ -72,7 +62,7 @@ async def _purge(storage: Storage, days: int) -> int:
     from directory_svc.services.lines import purge_terminated
 
     count = await purge_terminated(
-        storage.listings, timedelta(days=days), clock.now(), _progress("purging")
+        storage.listings, timedelta(days=days), clock.now(), progress("purging")
     )
     print(file=sys.stderr)
     print(f"purged {count} terminated listings older than {days} days")

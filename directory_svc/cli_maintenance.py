@@ -1,5 +1,6 @@
 """Upgrades and key safety on the command line.
 
+- ``keys rotate``, ``keys retire KID``, ``history verify``: key and history maintenance.
 - ``migrate [--dry-run]``: bring the database's stored format to this release's
   (``services.migrate``), with progress, and counts of what changed.
 - ``keys escrow --recipient AGE_RECIPIENT [--recipient …] --out FILE``: the key directory
@@ -14,13 +15,16 @@ import argparse
 import asyncio
 import sys
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from directory_svc.cli_output import fail, progress
 from directory_svc.config import Settings
 
 if TYPE_CHECKING:
     from directory_svc.storage.migrations import Migration
+    from directory_svc.storage.setup import Storage
 
 
 def add_parsers(sub: Any, keys: Any) -> None:
@@ -46,9 +50,43 @@ def add_parsers(sub: Any, keys: Any) -> None:
     )
 
 
-def _fail(message: str, code: int = 2) -> int:
-    print(f"directory-svc: {message}", file=sys.stderr)
-    return code
+def rotate(keys_dir: Path) -> Callable[[Storage], Awaitable[int]]:
+    """``keys rotate``: a new active data key; every listing re-encrypted under it."""
+
+    async def work(storage: Storage) -> int:
+        from directory_svc.services.maintenance import rotate_keys
+
+        kid, count = await rotate_keys(storage.listings, keys_dir, progress("re-encrypting"))
+        print(file=sys.stderr)
+        print(f"new active key {kid}; re-encrypted {count} listings")
+        return 0
+
+    return work
+
+
+def retire(keys_dir: Path, kid: str) -> Callable[[Storage], Awaitable[int]]:
+    """``keys retire KID``: delete a data key nothing uses any more."""
+
+    async def work(storage: Storage) -> int:
+        from directory_svc.services.maintenance import retire_key
+
+        await retire_key(storage.listings, keys_dir, kid)
+        print(f"retired key {kid}")
+        return 0
+
+    return work
+
+
+async def verify(storage: Storage) -> int:
+    """``history verify``: every listing's history chain; exit 1 when one is broken."""
+    from directory_svc.services.maintenance import verify_history
+
+    broken = await verify_history(storage.listings)
+    for listing_id, problem in broken:
+        print(f"broken history: listing {listing_id}: {problem}")
+    total = await storage.listings.count()
+    print(f"verified {total} listings: {len(broken)} broken")
+    return 1 if broken else 0
 
 
 def run_keys(args: argparse.Namespace, keys_dir: Path) -> int:
@@ -65,7 +103,7 @@ def run_keys(args: argparse.Namespace, keys_dir: Path) -> int:
             return 0
         count = restore_keys(args.file, args.identity, keys_dir)
     except EscrowError as exc:
-        return _fail(f"keys {args.action}: {exc}", 1)
+        return fail(f"keys {args.action}: {exc}", 1)
     print(f"restored {count} key files into {keys_dir}")
     return 0
 
@@ -125,4 +163,4 @@ def run_migrate(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return asyncio.run(_migrate(settings, args.dry_run))
     except MigrationRunning as exc:
-        return _fail(f"migrate: {exc}", 1)
+        return fail(f"migrate: {exc}", 1)

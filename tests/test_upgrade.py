@@ -228,3 +228,31 @@ async def test_a_new_database_is_stamped_and_a_newer_one_refused(
     with pytest.raises(SchemaMismatch, match="nothing was changed"):
         await migrate(storage)
     assert last.number == SCHEMA_VERSION
+
+
+async def test_serve_refuses_an_unmigrated_or_newer_database_in_one_line(
+    mongo_uri: str, db_name: str, tmp_path: Path
+) -> None:
+    fixture = FIXTURES[0]
+    await restore(mongo_uri, db_name, fixture)
+    settings = fixture_settings(mongo_uri, db_name, fixture, tmp_path)
+    env = {"MONGODB_URI": mongo_uri, "DIRECTORY_DB": db_name, "DIRECTORY_PORT": "0"}
+    older, _ = run_cli(env, "serve", keys_dir=settings.keys_dir)
+    assert older.returncode == 5
+    assert older.stderr.strip().splitlines() == [
+        f"directory-svc: the database's stored format is version 0, this code needs "
+        f"{SCHEMA_VERSION}: run `directory-svc migrate` first"
+    ]
+    assert "serving on" not in older.stdout
+    migrated, _ = run_cli(env, "migrate", keys_dir=settings.keys_dir)
+    assert migrated.returncode == 0, migrated.stderr
+    storage = await open_storage(settings, indexes=False)
+    await SchemaVersions(storage.db).advance(SCHEMA_VERSION + 1, "from-the-future", {})
+    await storage.close()
+    newer, _ = run_cli(env, "serve", keys_dir=settings.keys_dir)
+    assert newer.returncode == 5
+    assert newer.stderr.strip().splitlines() == [
+        f"directory-svc: the database's stored format is version {SCHEMA_VERSION + 1}, newer "
+        f"than this code's ({SCHEMA_VERSION}): run the release that wrote it (nothing was "
+        "changed)"
+    ]
