@@ -10,7 +10,14 @@ DEMO_LISTINGS ?= 500
 export DIRECTORY_PORT ?= 8080
 export DIRECTORY_KEYS_DIR ?= $(CURDIR)/.keys
 
-.PHONY: run test lint format schema ferretdb venv clean help bench explain
+ENGINE ?= ../shared/engines/documentdb
+# The engine stage (issue 23): the tests whose behaviour depends on the engine's semantics
+# (conditional writes, index use, background index builds), run on a server with a planner.
+ENGINE_TESTS ?= tests/test_query_plans.py tests/test_versioned_writes.py tests/test_changes.py \
+  tests/test_delta_cost.py tests/test_feeds.py tests/test_applier.py tests/test_upgrade.py \
+  tests/test_rate_leases.py tests/test_export_lease.py tests/test_r10_state_machine.py
+
+.PHONY: run test test-engine lint format schema ferretdb venv clean help bench explain
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -37,6 +44,12 @@ run: venv ferretdb  ## set everything up (dev keys in .keys/), migrate, seed dem
 
 test: venv ferretdb  ## run the whole suite against a throw-away local FerretDB
 	$(PY) scripts/localdb.py --temp -- $(BIN)/pytest $(PYTEST_ARGS)
+
+test-engine: venv ferretdb  ## the engine stage on $(ENGINE) (DocumentDB, root): plans, storage contract, ledger, upgrades, R10
+	@if [ ! -x $(ENGINE)/engine.sh ]; then echo "no $(ENGINE): no engine stage"; exit 0; fi; \
+	uri=$$($(ENGINE)/engine.sh start) || exit 1; \
+	MONGODB_URI=$$uri R10_EXAMPLES=$${R10_EXAMPLES:-40} $(BIN)/pytest $(ENGINE_TESTS) $(PYTEST_ARGS); rc=$$?; \
+	$(ENGINE)/engine.sh stop; exit $$rc
 
 explain: venv ferretdb  ## the server's plan for every hot query (docs/indexes.md); MONGODB_URI=… to ask another server
 	if [ -n "$$MONGODB_URI" ]; then $(PY) bench/explain.py; else $(PY) scripts/localdb.py --temp -- $(PY) bench/explain.py; fi

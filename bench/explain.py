@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from directory_svc.config import Env, Settings
 from directory_svc.services.seed import demo_listings, seed_listings
+from directory_svc.storage.hot_queries import hot_queries
 from directory_svc.storage.keys import init_keys
 from directory_svc.storage.setup import open_storage
 
@@ -35,58 +36,19 @@ async def main() -> None:
     if await storage.listings.count() < count:
         await seed_listings(storage.listings, count, seed=3)
     target = list(demo_listings(count, seed=3))[count // 2]
-    codec = storage.listings.codec
     db = storage.client["explain"]
-    hi, hn = codec.homonym_keys(target)
-    since = target.provenance.at
-    queries = {
-        # query → the index that should serve it (docs/indexes.md)
-        "lookupByNumber (by_number)": {
-            "find": "listings",
-            "filter": {"idx.num": codec.number_index(target.numbers[0].e164)},
-            "projection": {"history": 0},
-        },
-        "searchListings, commune (by_surname_commune_id)": {
-            "find": "listings",
-            "filter": {"idx.sn": codec.surname_index(target.surname),
-                       "geo.insee": target.address.insee_code},
-            "projection": {"history": 0}, "sort": {"_id": 1}, "limit": 21,
-        },
-        "searchListings, postcode (by_surname_postcode_id)": {
-            "find": "listings",
-            "filter": {"idx.sn": codec.surname_index(target.surname),
-                       "geo.postcode": target.address.postcode},
-            "projection": {"history": 0}, "sort": {"_id": 1}, "limit": 21,
-        },
-        "me, account (by_account)": {
-            "find": "listings", "filter": {"acc": target.account_id},
-            "projection": {"history": 0}, "sort": {"_id": 1},
-        },
-        "delta selection (by_change_time)": {
-            "find": "listings", "filter": {"updated_at": {"$gte": since}},
-            "projection": {"history": 0},
-        },
-        "homonymy group (by_homonym_initial, by_homonym_name)": {
-            "find": "listings",
-            "filter": {"$or": [{"idx.hi": {"$in": [hi]}}, {"idx.hn": {"$in": [hn]}}]},
-            "projection": {"history": 0},
-        },
-        "key rotation (by_key)": {
-            "find": "listings", "filter": {"kid": {"$ne": "none"}},
-            "projection": {"_id": 1}, "limit": 200,
-        },
-        "archived history (listing_history.by_listing)": {
-            "find": "listing_history", "filter": {"l": target.id}, "sort": {"seq": 1},
-        },
-    }  # fmt: skip
+    newest = await db["listings"].find_one({}, {"updated_at": 1}, sort=[("updated_at", -1)])
+    assert newest is not None
+    queries = hot_queries(storage.listings.codec, target, newest["updated_at"])
     build = await db.command("buildInfo")
     ferret = any("ferretdb" in str(key).lower() for key in build)
     print(f"# server {build.get('version')} ({'FerretDB' if ferret else 'MongoDB'})")
     indexes = sorted(await storage.listings._col.index_information())
     print(f"# {count:,} listings; indexes: {', '.join(indexes)}")
-    for name, command in queries.items():
+    for query in queries:
+        name = f"{query.name} ({', '.join(query.indexes)})"
         try:
-            plan = await db.command("explain", command, verbosity="executionStats")
+            plan = await db.command("explain", query.command, verbosity="executionStats")
         except Exception as exc:  # an engine that cannot explain one query: say so, go on
             print(f"\n## {name}\n\nexplain refused: {type(exc).__name__}")
             continue

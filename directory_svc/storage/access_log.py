@@ -13,7 +13,7 @@ import contextvars
 from datetime import datetime
 
 import pymongo
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import NetworkTimeout
 
@@ -39,12 +39,12 @@ class AccessLog:
 
     async def ensure_indexes(self) -> None:
         """Index by agent, by listing and by account, each with time."""
-        await self._col.create_index([("agent", ASCENDING), ("at", DESCENDING)], name="by_agent")
-        await self._col.create_index(
-            [("listing", ASCENDING), ("at", DESCENDING)], name="by_listing"
-        )
-        await self._col.create_index(
-            [("account", ASCENDING), ("at", DESCENDING)], name="by_account"
+        await self._col.create_indexes(
+            [
+                IndexModel([("agent", ASCENDING), ("at", DESCENDING)], name="by_agent"),
+                IndexModel([("listing", ASCENDING), ("at", DESCENDING)], name="by_listing"),
+                IndexModel([("account", ASCENDING), ("at", DESCENDING)], name="by_account"),
+            ]
         )
 
     async def record(self, records: list[AccessRecord]) -> None:

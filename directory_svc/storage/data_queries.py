@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from directory_svc.domain.data_queries import DataQuery, ReportStatus
@@ -36,8 +36,12 @@ class DataQueries:
 
     async def ensure_indexes(self) -> None:
         """Index by entry and by publisher."""
-        await self._col.create_index([("entry", ASCENDING), ("status", ASCENDING)], name="by_entry")
-        await self._col.create_index([("pub", ASCENDING)], name="by_publisher")
+        await self._col.create_indexes(
+            [
+                IndexModel([("entry", ASCENDING), ("status", ASCENDING)], name="by_entry"),
+                IndexModel([("pub", ASCENDING)], name="by_publisher"),
+            ]
+        )
 
     async def open(self, publisher_id: str, entry_id: str, message: str, at: datetime) -> DataQuery:
         """Record a new report."""

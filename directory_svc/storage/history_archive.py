@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from directory_svc.storage.documents import Document
@@ -39,8 +39,12 @@ class HistoryArchive:
 
     async def ensure_indexes(self) -> None:
         """One index: a listing's entries in order, and entries by key."""
-        await self._col.create_index([("l", ASCENDING), ("seq", ASCENDING)], name="by_listing")
-        await self._col.create_index([("kid", ASCENDING)], name="by_key")
+        await self._col.create_indexes(
+            [
+                IndexModel([("l", ASCENDING), ("seq", ASCENDING)], name="by_listing"),
+                IndexModel([("kid", ASCENDING)], name="by_key"),
+            ]
+        )
 
     async def put(self, listing_id: str, kid: str, entries: Iterable[Document]) -> None:
         """Store entries (as stored in the document); storing one again replaces it."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
@@ -52,21 +52,27 @@ class ListingRepository(ListingReads):
     async def ensure_indexes(self) -> None:
         """Create the look-up indexes (idempotent; run at start-up)."""
         await self.archive.ensure_indexes()
-        await self._col.create_index([("idx.num", ASCENDING)], name="by_number")
-        # Surname search pages in _id order: the index serves both the match and the order.
-        await self._col.create_index(
-            [("idx.sn", ASCENDING), ("geo.insee", ASCENDING), ("_id", ASCENDING)],
-            name="by_surname_commune_id",
+        # One command: the server builds them together (an engine that builds in the
+        # background queues a separate command behind the previous build).
+        await self._col.create_indexes(
+            [
+                IndexModel([("idx.num", ASCENDING)], name="by_number"),
+                # Surname search pages in _id order: the index serves the match and the order.
+                IndexModel(
+                    [("idx.sn", ASCENDING), ("geo.insee", ASCENDING), ("_id", ASCENDING)],
+                    name="by_surname_commune_id",
+                ),
+                IndexModel(
+                    [("idx.sn", ASCENDING), ("geo.postcode", ASCENDING), ("_id", ASCENDING)],
+                    name="by_surname_postcode_id",
+                ),
+                IndexModel([("kid", ASCENDING)], name="by_key"),
+                IndexModel([("acc", ASCENDING)], name="by_account"),
+                IndexModel([("updated_at", ASCENDING)], name="by_change_time"),
+                IndexModel([("idx.hi", ASCENDING)], name="by_homonym_initial"),
+                IndexModel([("idx.hn", ASCENDING)], name="by_homonym_name"),
+            ]
         )
-        await self._col.create_index(
-            [("idx.sn", ASCENDING), ("geo.postcode", ASCENDING), ("_id", ASCENDING)],
-            name="by_surname_postcode_id",
-        )
-        await self._col.create_index([("kid", ASCENDING)], name="by_key")
-        await self._col.create_index([("acc", ASCENDING)], name="by_account")
-        await self._col.create_index([("updated_at", ASCENDING)], name="by_change_time")
-        await self._col.create_index([("idx.hi", ASCENDING)], name="by_homonym_initial")
-        await self._col.create_index([("idx.hn", ASCENDING)], name="by_homonym_name")
 
     # Reads
 
