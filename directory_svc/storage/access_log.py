@@ -19,6 +19,7 @@ from pymongo.errors import NetworkTimeout
 
 from directory_svc.domain.access import AccessRecord
 from directory_svc.storage.documents import Document
+from directory_svc.storage.indexes import ensure_indexes
 
 __all__ = ["AccessLog", "AccessRecord"]
 
@@ -39,12 +40,13 @@ class AccessLog:
 
     async def ensure_indexes(self) -> None:
         """Index by agent, by listing and by account, each with time."""
-        await self._col.create_indexes(
+        await ensure_indexes(
+            self._col,
             [
                 IndexModel([("agent", ASCENDING), ("at", DESCENDING)], name="by_agent"),
                 IndexModel([("listing", ASCENDING), ("at", DESCENDING)], name="by_listing"),
                 IndexModel([("account", ASCENDING), ("at", DESCENDING)], name="by_account"),
-            ]
+            ],
         )
 
     async def record(self, records: list[AccessRecord]) -> None:

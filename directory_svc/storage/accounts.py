@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -16,6 +17,7 @@ from directory_svc.domain.accounts import Account, InformationRecord
 from directory_svc.domain.choices import Channel
 from directory_svc.domain.listings import ListingKind
 from directory_svc.storage.documents import Document
+from directory_svc.storage.indexes import ensure_indexes
 
 COLLECTION = "accounts"
 INFORMATION = "account_information"
@@ -39,7 +41,7 @@ class AccountRepository:
 
     async def ensure_indexes(self) -> None:
         """Index information records by account and time."""
-        await self._info.create_index([("acc", 1), ("at", 1)], name="by_account")
+        await ensure_indexes(self._info, [IndexModel([("acc", 1), ("at", 1)], name="by_account")])
 
     async def get(self, account_id: str) -> Account | None:
         """The account with its information records (oldest first), or ``None``."""

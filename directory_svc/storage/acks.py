@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
-from pymongo import DESCENDING
+from pymongo import DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from directory_svc.domain.exports import Acknowledgement, AckStatus
 from directory_svc.storage.documents import Document
+from directory_svc.storage.indexes import ensure_indexes
 
 
 def _ack(d: Document) -> Acknowledgement:
@@ -31,7 +32,9 @@ class FeedAcks:
 
     async def ensure_indexes(self) -> None:
         """By publisher, newest sequence first."""
-        await self._col.create_index([("pub", 1), ("seq", DESCENDING)], name="by_publisher")
+        await ensure_indexes(
+            self._col, [IndexModel([("pub", 1), ("seq", DESCENDING)], name="by_publisher")]
+        )
 
     async def record(self, ack: Acknowledgement) -> None:
         """Store an acknowledgement (a publisher sending one again replaces it)."""

@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from directory_svc.domain.data_queries import DataQuery, ReportStatus
 from directory_svc.storage.documents import Document
+from directory_svc.storage.indexes import ensure_indexes
 
 __all__ = ["DataQueries", "DataQuery"]
 
@@ -36,11 +37,12 @@ class DataQueries:
 
     async def ensure_indexes(self) -> None:
         """Index by entry and by publisher."""
-        await self._col.create_indexes(
+        await ensure_indexes(
+            self._col,
             [
                 IndexModel([("entry", ASCENDING), ("status", ASCENDING)], name="by_entry"),
                 IndexModel([("pub", ASCENDING)], name="by_publisher"),
-            ]
+            ],
         )
 
     async def open(self, publisher_id: str, entry_id: str, message: str, at: datetime) -> DataQuery:

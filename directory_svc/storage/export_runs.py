@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -21,6 +21,7 @@ from directory_svc.domain.exports import (
     SlotAttempt,
 )
 from directory_svc.storage.documents import Document
+from directory_svc.storage.indexes import ensure_indexes
 from directory_svc.storage.processes import process_gone
 
 RUN_HEARTBEAT = timedelta(seconds=15)
@@ -228,7 +229,9 @@ class ExportSlots:
 
     async def ensure_indexes(self) -> None:
         """Index slots by publisher and due time."""
-        await self._col.create_index([("pub", ASCENDING), ("due", ASCENDING)], name="by_slot")
+        await ensure_indexes(
+            self._col, [IndexModel([("pub", ASCENDING), ("due", ASCENDING)], name="by_slot")]
+        )
 
     async def attempts(self, publisher_id: str, due: datetime) -> list[SlotAttempt]:
         """The attempts at one slot, oldest first."""

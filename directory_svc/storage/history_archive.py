@@ -20,6 +20,7 @@ from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from directory_svc.storage.documents import Document
+from directory_svc.storage.indexes import ensure_indexes
 
 KEEP = 20
 """Entries a listing document keeps after a compaction."""
@@ -39,11 +40,12 @@ class HistoryArchive:
 
     async def ensure_indexes(self) -> None:
         """One index: a listing's entries in order, and entries by key."""
-        await self._col.create_indexes(
+        await ensure_indexes(
+            self._col,
             [
                 IndexModel([("l", ASCENDING), ("seq", ASCENDING)], name="by_listing"),
                 IndexModel([("kid", ASCENDING)], name="by_key"),
-            ]
+            ],
         )
 
     async def put(self, listing_id: str, kid: str, entries: Iterable[Document]) -> None:

@@ -31,6 +31,7 @@ from directory_svc.domain.history import (
 from directory_svc.domain.listings import Listing
 from directory_svc.storage.documents import Document, ListingCodec, now_ms
 from directory_svc.storage.history_archive import KEEP, SLACK, HistoryArchive
+from directory_svc.storage.indexes import ensure_indexes
 from directory_svc.storage.listing_reads import STATE_ONLY, ListingReads
 from directory_svc.storage.versioned import VersionedWrites
 
@@ -54,7 +55,8 @@ class ListingRepository(ListingReads):
         await self.archive.ensure_indexes()
         # One command: the server builds them together (an engine that builds in the
         # background queues a separate command behind the previous build).
-        await self._col.create_indexes(
+        await ensure_indexes(
+            self._col,
             [
                 IndexModel([("idx.num", ASCENDING)], name="by_number"),
                 # Surname search pages in _id order: the index serves the match and the order.
@@ -71,7 +73,7 @@ class ListingRepository(ListingReads):
                 IndexModel([("updated_at", ASCENDING)], name="by_change_time"),
                 IndexModel([("idx.hi", ASCENDING)], name="by_homonym_initial"),
                 IndexModel([("idx.hn", ASCENDING)], name="by_homonym_name"),
-            ]
+            ],
         )
 
     # Reads

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -66,8 +65,7 @@ class Storage:
     ) -> None:
         """Create every index (idempotent), all under one deadline of ``deadline_s`` (an
         index build on a large production collection takes minutes, far beyond a request's
-        deadline); ``progress`` is told the name of each collection as it starts (all start
-        together)."""
+        deadline); ``progress`` is told the name of each collection as it starts."""
         owners: dict[str, HasIndexes] = {
             "listings": self.listings,
             "accounts": self.accounts,
@@ -78,15 +76,13 @@ class Storage:
             "acknowledgements": self.acks,
         }
 
-        async def one(name: str, owner: HasIndexes) -> None:
-            if progress:
-                progress(name)
-            await owner.ensure_indexes()
-
-        # Together: an engine that builds indexes in the background answers each
-        # collection's command at once instead of one build after the other.
+        # One command per collection (``ensure_indexes``), one collection after the other:
+        # FerretDB drops connections when several build at once.
         with pymongo.timeout(deadline_s):
-            await asyncio.gather(*(one(name, owner) for name, owner in owners.items()))
+            for name, owner in owners.items():
+                if progress:
+                    progress(name)
+                await owner.ensure_indexes()
 
 
 async def open_storage(
