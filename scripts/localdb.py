@@ -13,6 +13,7 @@ exits, whatever the exit status, and also on SIGTERM.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -106,6 +107,23 @@ class LocalFerretDB:
             self.proc.wait()
 
 
+def scan_limit() -> str:
+    """What the embedded engine can do, from ``make bench``'s last FerretDB figures: the
+    directory size up to which a look-up answers within a second (every query scans)."""
+    try:
+        results = json.loads((ROOT / "bench" / "results.json").read_text())
+        api = results["figures"]["api"]
+        p50_ms = api["operations"]["lookup"]["1"]["full"]["p50_ms"]
+        size = int(api["listings"] * 1000 / p50_ms // 100 * 100)
+    except (OSError, ValueError, KeyError, ZeroDivisionError):
+        return "FerretDB scans every query: fine for a demo, not for production"
+    return (
+        f"FerretDB scans every query: a look-up answers within 1 s up to about {size:,} "
+        f"listings ({p50_ms:.0f} ms at {api['listings']:,}, make bench); production runs "
+        "MongoDB 6+ or a compatible server with a query planner"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     where = parser.add_mutually_exclusive_group()
@@ -132,6 +150,8 @@ def main() -> int:
     try:
         db.start()
         print(f"local FerretDB on {db.uri} (data in {db.data_dir})", file=sys.stderr, flush=True)
+        if not args.temp:
+            print(scan_limit(), file=sys.stderr, flush=True)
         child = subprocess.Popen(command, env={**os.environ, "MONGODB_URI": db.uri})
         # Ctrl-C reaches the command directly (same process group); we wait for it to finish.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
