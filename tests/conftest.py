@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 from pymongo import AsyncMongoClient
+from pymongo.errors import OperationFailure
 
 from directory_svc import clock
 from directory_svc.api.auth import create_dev_keys, mint_dev_token
@@ -77,7 +78,15 @@ async def db_name(mongo_uri: str) -> AsyncIterator[str]:
     yield name
     client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_uri)
     try:
-        await client.drop_database(name)
+        for attempt in range(5):
+            try:
+                await client.drop_database(name)
+                break
+            except OperationFailure as exc:
+                # DocumentDB refuses DDL racing its background index builds ("tuple
+                # concurrently updated"): a transient refusal, tried again.
+                if "concurrently" not in str(exc) or attempt == 4:
+                    raise
     finally:
         await client.close()
 

@@ -18,8 +18,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import NetworkTimeout
 
 from directory_svc.domain.access import AccessRecord
+from directory_svc.storage.ddl import ensure_indexes
 from directory_svc.storage.documents import Document
-from directory_svc.storage.indexes import ensure_indexes
 
 __all__ = ["AccessLog", "AccessRecord"]
 

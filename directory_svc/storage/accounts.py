@@ -16,8 +16,8 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from directory_svc.domain.accounts import Account, InformationRecord
 from directory_svc.domain.choices import Channel
 from directory_svc.domain.listings import ListingKind
+from directory_svc.storage.ddl import ensure_indexes
 from directory_svc.storage.documents import Document
-from directory_svc.storage.indexes import ensure_indexes
 
 COLLECTION = "accounts"
 INFORMATION = "account_information"

@@ -8,8 +8,8 @@ from pymongo import DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from directory_svc.domain.exports import Acknowledgement, AckStatus
+from directory_svc.storage.ddl import ensure_indexes
 from directory_svc.storage.documents import Document
-from directory_svc.storage.indexes import ensure_indexes
 
 
 def _ack(d: Document) -> Acknowledgement:

@@ -9,8 +9,8 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from directory_svc.domain.data_queries import DataQuery, ReportStatus
+from directory_svc.storage.ddl import ensure_indexes
 from directory_svc.storage.documents import Document
-from directory_svc.storage.indexes import ensure_indexes
 
 __all__ = ["DataQueries", "DataQuery"]
 

@@ -20,8 +20,8 @@ from directory_svc.domain.exports import (
     RunStatus,
     SlotAttempt,
 )
+from directory_svc.storage.ddl import ensure_indexes
 from directory_svc.storage.documents import Document
-from directory_svc.storage.indexes import ensure_indexes
 from directory_svc.storage.processes import process_gone
 
 RUN_HEARTBEAT = timedelta(seconds=15)

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
+from directory_svc.storage.ddl import ensure_indexes
 from directory_svc.storage.documents import Document
-from directory_svc.storage.indexes import ensure_indexes
 
 KEEP = 20
 """Entries a listing document keeps after a compaction."""

@@ -29,6 +29,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from directory_svc.storage.crypto import Cipher
+from directory_svc.storage.ddl import drop_collection
 from directory_svc.storage.documents import Document
 
 LEDGER_BATCH = 50
@@ -211,7 +212,7 @@ class FeedLedger:
                 continue
             generation, _, owner = name.removeprefix(self.PREFIX).partition("_")
             if owner == publisher_id and generation.startswith("g"):
-                await self._db[name].drop()
+                await drop_collection(self._db, name)
 
 
 def _head_update(fields: Document, holds: str | None) -> Document:

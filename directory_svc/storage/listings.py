@@ -29,9 +29,9 @@ from directory_svc.domain.history import (
     diff,
 )
 from directory_svc.domain.listings import Listing
+from directory_svc.storage.ddl import ensure_indexes
 from directory_svc.storage.documents import Document, ListingCodec, now_ms
 from directory_svc.storage.history_archive import KEEP, SLACK, HistoryArchive
-from directory_svc.storage.indexes import ensure_indexes
 from directory_svc.storage.listing_reads import STATE_ONLY, ListingReads
 from directory_svc.storage.versioned import VersionedWrites
 
