@@ -179,6 +179,7 @@ async def _snapshot(storage: Storage) -> dict[str, Any]:
     }
 
 
+@pytest.mark.timeout(900)  # a restore and two runs per crash point
 async def test_a_migration_killed_in_the_middle_completes_as_one_that_was_not(
     mongo_uri: str, db_name: str, tmp_path: Path
 ) -> None:

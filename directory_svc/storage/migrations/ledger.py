@@ -78,7 +78,7 @@ async def entry_hashes(ctx: MigrationContext) -> Counter[str]:
     every hash (and the copy digest acknowledgements are checked against)."""
     counts = Counter[str]()
     lacking = {"p": {"$in": ["", None]}, "pk": {"$exists": False}}
-    async for head in ctx.db[HEADS].find({}):
+    for head in await ctx.db[HEADS].find({}).to_list():  # read whole before writing
         name = f"{FeedLedger.PREFIX}{head['gen']}_{head['_id']}"
         if await ctx.db[name].find_one(lacking, {"_id": 1}) is None:
             continue

@@ -39,16 +39,22 @@ def fixed(listing: Listing) -> Listing | None:
 async def unconsented_mobiles(ctx: MigrationContext) -> Counter[str]:
     """Untick every published mobile number without a consent (see the module docstring)."""
     counts = Counter[str]()
-    async for batch in ctx.listings.stream(ctx.batch):
-        for listing in batch:
+    after: str | None = None
+    while True:
+        # Pages by id, each its own query: no cursor stays open across the writes (on
+        # DocumentDB a cursor whose current batch is written to serves that batch again).
+        page = await ctx.listings.page(ctx.batch, after)
+        for listing in page.items:
             if fixed(listing) is None:
                 continue
             counts["mobile numbers unpublished"] += sum(_unconsented(n) for n in listing.numbers)
             counts["listings changed"] += 1
             if not ctx.dry_run:
                 await _untick(ctx, listing)
-        ctx.progress(len(batch))
-    return counts
+        ctx.progress(len(page.items))
+        if not page.has_next:
+            return counts
+        after = page.last_key
 
 
 async def _untick(ctx: MigrationContext, listing: Listing) -> None:
