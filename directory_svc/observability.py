@@ -112,6 +112,8 @@ class JsonFormatter(logging.Formatter):
         "publisher",
         "seq",
         "outcome",
+        "migration",
+        "counts",
     )
 
     def format(self, record: logging.LogRecord) -> str:

@@ -83,6 +83,7 @@ async def migrate(
             if migration.number <= found:
                 continue
             reporter.start(migration)
+            log.info("migration started", extra={"migration": migration.number})
             ctx = MigrationContext(
                 db=db,
                 listings=storage.listings,
