@@ -177,6 +177,24 @@ async def gql(
     return body
 
 
+def choices_input(listing: Any, version: int, change_id: str, **over: Any) -> dict[str, Any]:
+    """A ``ChoicesInput`` holding ``listing``'s six choices as they are (``over`` changes
+    some: ``noMarketing=True``, or ``reason``/``channel`` for support)."""
+    c = listing.choices
+    return {
+        "listingId": listing.id,
+        "expectedVersion": version,
+        "changeId": change_id,
+        "listed": c.listed,
+        "initialOnly": c.initial_only,
+        "noGender": c.no_gender,
+        "noStreet": c.no_street,
+        "noReverseLookup": c.no_reverse_lookup,
+        "noMarketing": c.no_marketing,
+        **over,
+    }
+
+
 OPERATIONS = Path(__file__).resolve().parent.parent / "graphql" / "operations"
 
 

@@ -10,19 +10,14 @@ from directory_svc.domain.access import Role
 from directory_svc.domain.choices import Actor
 from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.setup import Storage
-from tests.conftest import operations, run_operation, token
+from tests.conftest import choices_input, operations, run_operation, token
 
 DOC = operations("support", "customer")
 
 
 def _input(listing: Any, version: int, change_id: str, **over: Any) -> dict[str, Any]:
-    c = listing.choices
-    return {
-        "listingId": listing.id, "expectedVersion": version, "changeId": change_id,
-        "listed": c.listed, "initialOnly": c.initial_only, "noGender": c.no_gender,
-        "noStreet": c.no_street, "noReverseLookup": c.no_reverse_lookup,
-        "noMarketing": not c.no_marketing, **over,
-    }  # fmt: skip
+    flipped = {"noMarketing": not listing.choices.no_marketing}
+    return choices_input(listing, version, change_id, **{**flipped, **over})
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from directory_svc.domain.numbers import LineType
 from directory_svc.services.listings import create_listing
 from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.setup import Storage
-from tests.conftest import operations, run_operation, token
+from tests.conftest import choices_input, operations, run_operation, token
 
 DOC = operations("customer")
 
@@ -261,17 +261,7 @@ async def test_a_change_identical_to_the_current_state_writes_nothing(
     before = await storage.listings.get(fixed.id)
     assert before is not None
     c = before.choices
-    same = {
-        "listingId": fixed.id,
-        "expectedVersion": before.version,
-        "changeId": "same-1",
-        "listed": c.listed,
-        "initialOnly": c.initial_only,
-        "noGender": c.no_gender,
-        "noStreet": c.no_street,
-        "noReverseLookup": c.no_reverse_lookup,
-        "noMarketing": c.no_marketing,
-    }
+    same = choices_input(before, before.version, "same-1")
     saved = (await _op(api, "SaveChoices", {"input": same}, bearer))["changeChoices"]
     assert saved["__typename"] == "ChangeApplied"
     assert saved["changed"] is False

@@ -30,6 +30,18 @@ def own_db(tmp_path: Path) -> Iterator[Any]:
     db.stop()
 
 
+def _settings(db: Any, keys_dir: Path, name: str, timeout_s: float) -> Settings:
+    """Settings on the test's own FerretDB, with a whole-request deadline of ``timeout_s``."""
+    return Settings(
+        mongodb_uri=db.uri,
+        keys_dir=keys_dir,
+        db_name=name,
+        env=Env.DEV,
+        db_timeout_s=timeout_s,
+        jwks=str(keys_dir / "dev-jwks.json"),
+    )
+
+
 async def _until(check: Any, limit_s: float) -> float:
     """Seconds until ``await check()`` is true; fails after ``limit_s``."""
     start = time.monotonic()
@@ -42,14 +54,7 @@ async def _until(check: Any, limit_s: float) -> float:
 async def test_readiness_and_queries_follow_the_database(
     aiohttp_client: Any, own_db: Any, keys_dir: Path
 ) -> None:
-    settings = Settings(
-        mongodb_uri=own_db.uri,
-        keys_dir=keys_dir,
-        db_name="outage",
-        env=Env.DEV,
-        db_timeout_s=3,
-        jwks=str(keys_dir / "dev-jwks.json"),
-    )
+    settings = _settings(own_db, keys_dir, "outage", 3)
     storage = await open_storage(settings)
     await seed_listings(storage.listings, 5, seed=1)
     await storage.close()
@@ -90,14 +95,7 @@ async def test_a_frozen_database_fails_requests_within_the_deadline(
 ) -> None:
     """Issue 16, item 7: the server stops answering (SIGSTOP) with connections open."""
     timeout_s = 2.0
-    settings = Settings(
-        mongodb_uri=own_db.uri,
-        keys_dir=keys_dir,
-        db_name="frozen",
-        env=Env.DEV,
-        db_timeout_s=timeout_s,
-        jwks=str(keys_dir / "dev-jwks.json"),
-    )
+    settings = _settings(own_db, keys_dir, "frozen", timeout_s)
     storage = await open_storage(settings)
     await seed_listings(storage.listings, 5, seed=1)
     await storage.close()
@@ -181,14 +179,7 @@ async def test_every_operation_answers_database_unavailable_when_frozen(
     limit, the resolvers, the access log), a frozen database answers DATABASE_UNAVAILABLE
     within the deadline, never a 500."""
     timeout_s = 2.0
-    settings = Settings(
-        mongodb_uri=own_db.uri,
-        keys_dir=keys_dir,
-        db_name="frozen_ops",
-        env=Env.DEV,
-        db_timeout_s=timeout_s,
-        jwks=str(keys_dir / "dev-jwks.json"),
-    )
+    settings = _settings(own_db, keys_dir, "frozen_ops", timeout_s)
     storage = await open_storage(settings)
     await seed_listings(storage.listings, 5, seed=3, accounts=storage.accounts)
     await storage.close()

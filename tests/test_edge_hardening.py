@@ -23,7 +23,7 @@ from directory_svc.domain.publishers import Publisher, PublisherKind, PublisherP
 from directory_svc.services.publishers import add_publisher
 from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.setup import Storage
-from tests.conftest import StillClock, operations, run_operation, token
+from tests.conftest import StillClock, choices_input, operations, run_operation, token
 
 SECURITY = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY"}
 
@@ -175,13 +175,8 @@ async def test_a_trusted_proxy_names_the_client_and_replicas_share_one_limit(
 
 
 def _choices(item: Any) -> dict[str, Any]:
-    c = item.choices
-    return {
-        "listingId": item.id, "expectedVersion": item.version or 1, "changeId": "c-1",
-        "listed": c.listed, "initialOnly": not c.initial_only, "noGender": c.no_gender,
-        "noStreet": c.no_street, "noReverseLookup": c.no_reverse_lookup,
-        "noMarketing": c.no_marketing,
-    }  # fmt: skip
+    flipped = {"initialOnly": not item.choices.initial_only}
+    return choices_input(item, item.version or 1, "c-1", **flipped)
 
 
 async def test_staff_reads_need_a_purpose_are_logged_and_limited(

@@ -15,7 +15,7 @@ from directory_svc.config import ConfigError, Env, Settings
 from directory_svc.domain.access import Role
 from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.setup import Storage
-from tests.conftest import token
+from tests.conftest import choices_input, token
 
 TRUSTED = TrustedDocuments.load(Settings.__dataclass_fields__["operations_dir"].default)
 
@@ -111,20 +111,9 @@ async def test_mutations_are_rate_limited_per_token(
     await seed_listings(storage.listings, 3, seed=3, accounts=storage.accounts)
     item = next(iter(demo_listings(3, seed=3)))
     bearer = token(settings, Role.CUSTOMER, account_id=item.account_id)
-    c = item.choices
     statuses = []
     for n in range(4):
-        choices = {
-            "listingId": item.id,
-            "expectedVersion": 1,
-            "changeId": f"r{n}",
-            "listed": c.listed,
-            "initialOnly": c.initial_only,
-            "noGender": c.no_gender,
-            "noStreet": c.no_street,
-            "noReverseLookup": c.no_reverse_lookup,
-            "noMarketing": c.no_marketing,
-        }
+        choices = choices_input(item, 1, f"r{n}")
         status, body, headers = await _post(
             api, _persisted("SaveChoices", {"input": choices}), bearer
         )

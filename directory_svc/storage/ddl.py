@@ -1,10 +1,12 @@
 """The DDL the service sends: a collection's indexes, and dropping a collection.
 
-Indexes: the missing ones, in one command.
+Indexes: the missing ones, in one command (the adapter for FerretDB: one by one).
 One ``createIndexes`` for all of them lets the server build them together (DocumentDB
 queues separate commands on one collection behind each other's background build: 14 s
 for the listings' eight, against no wait at all). Only the missing ones are sent:
-FerretDB 1.24 drops the connection when a several-index command names one that exists.
+FerretDB 1.24 drops the connection when a several-index command names one that exists
+(which two processes creating them at once cannot avoid), so on FerretDB, known by its
+``buildInfo``, each index is its own command.
 A drop racing an engine's background index build may be refused for a moment
 (DocumentDB: "tuple concurrently updated"): it is tried again.
 """
@@ -12,6 +14,8 @@ A drop racing an engine's background index build may be refused for a moment
 from __future__ import annotations
 
 import asyncio
+import weakref
+from typing import Any
 
 from pymongo import IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
@@ -20,13 +24,27 @@ from pymongo.errors import OperationFailure
 
 from directory_svc.storage.documents import Document
 
+_ONE_BY_ONE: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+"""Per client: whether its server is FerretDB (asked once)."""
+
+
+async def _one_by_one(col: AsyncCollection[Document]) -> bool:
+    client = col.database.client
+    if client not in _ONE_BY_ONE:
+        info = await client.admin.command("buildInfo")
+        _ONE_BY_ONE[client] = "ferretdbVersion" in info
+    return _ONE_BY_ONE[client]
+
 
 async def ensure_indexes(col: AsyncCollection[Document], models: list[IndexModel]) -> None:
     """Create those of ``models`` that ``col`` lacks (by name), in one command."""
     cursor = await col.list_indexes()
     existing = {index["name"] async for index in cursor}
     missing = [m for m in models if m.document["name"] not in existing]
-    if missing:
+    if len(missing) > 1 and await _one_by_one(col):
+        for model in missing:
+            await col.create_indexes([model])
+    elif missing:
         await col.create_indexes(missing)
 
 
