@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +27,9 @@ from directory_svc.storage.setup import open_storage
 
 async def main() -> None:
     count = int(os.environ.get("EXPLAIN_LISTINGS", "2000"))
-    keys = Path(os.environ.get("DIRECTORY_KEYS_DIR") or tempfile.mkdtemp(prefix="explain-"))
+    # Stable keys: the database outlives a run on a server that keeps its data, and it
+    # refuses keys that are not its own.
+    keys = Path(os.environ.get("DIRECTORY_KEYS_DIR") or ROOT / ".data" / "bench-keys")
     init_keys(keys)
     settings = Settings(mongodb_uri=os.environ["MONGODB_URI"], keys_dir=keys,
                         db_name="explain", env=Env.TEST)  # fmt: skip

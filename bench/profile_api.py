@@ -56,7 +56,7 @@ def commands(client: TestClient) -> Counter[str]:
 
 async def main(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
-    keys = Path(tempfile.mkdtemp(prefix="profile-keys-"))
+    keys = ROOT / ".data" / "bench-keys"  # stable: its databases refuse other keys
     init_keys(keys)
     create_dev_keys(keys)
     settings = Settings(

@@ -196,7 +196,7 @@ async def main() -> int:
     note = await engine_note(uri)
     engine = os.environ.get("BENCH_ENGINE") or ("ferretdb" if "FerretDB" in note else "mongodb")
     results_file = results_path(engine)
-    keys = Path(tempfile.mkdtemp(prefix="bench-keys-"))
+    keys = ROOT / ".data" / "bench-keys"  # stable: its databases refuse other keys
     init_keys(keys)
     kept = json.loads(results_file.read_text())["figures"] if only and results_file.exists() else {}
     results: dict[str, Any] = {

@@ -86,6 +86,7 @@ async def _delta_cost(settings: Settings, tmp_path: Path, size: int) -> tuple[Re
             run = (await storage.runs.list("pub"))[0]
             return measured, (result, run, storage, out)
     finally:
+        await storage.client.drop_database(db.db_name)  # the fixture drops its own only
         await storage.close()
 
 
