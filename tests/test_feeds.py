@@ -241,3 +241,19 @@ async def test_a_second_full_feed_replaces_a_ledger_larger_than_one_delete(
     kept = await storage.ledger.get("big", [e.entry_id for e in entries[:200]])
     assert sorted(kept) == [e.entry_id for e in entries[:100]]
     assert {s.sequence for s in kept.values()} == {2}
+
+
+async def test_a_scan_returns_each_listing_once_while_listings_are_written(
+    storage: Storage,
+) -> None:
+    """A full export's scan (``stream``) while the service writes listings it has already
+    returned: each listing once (an unsorted scan on DocumentDB returned 2,003 for 2,000,
+    and a feed would have carried those entries twice)."""
+    await seed_listings(storage.listings, 200, seed=44)
+    seen: list[str] = []
+    async for batch in storage.listings.stream(20):
+        seen += [item.id for item in batch]
+        written = await storage.listings.get(batch[0].id)
+        assert written is not None
+        await storage.listings.note_source(written.id, f"touched-{len(seen)}")
+    assert len(seen) == len(set(seen)) == 200

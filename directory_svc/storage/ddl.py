@@ -14,8 +14,6 @@ A drop racing an engine's background index build may be refused for a moment
 from __future__ import annotations
 
 import asyncio
-import weakref
-from typing import Any
 
 from pymongo import IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
@@ -23,17 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
 from directory_svc.storage.documents import Document
-
-_ONE_BY_ONE: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
-"""Per client: whether its server is FerretDB (asked once)."""
-
-
-async def _one_by_one(col: AsyncCollection[Document]) -> bool:
-    client = col.database.client
-    if client not in _ONE_BY_ONE:
-        info = await client.admin.command("buildInfo")
-        _ONE_BY_ONE[client] = "ferretdbVersion" in info
-    return _ONE_BY_ONE[client]
+from directory_svc.storage.engine import is_ferretdb
 
 
 async def ensure_indexes(col: AsyncCollection[Document], models: list[IndexModel]) -> None:
@@ -41,7 +29,7 @@ async def ensure_indexes(col: AsyncCollection[Document], models: list[IndexModel
     cursor = await col.list_indexes()
     existing = {index["name"] async for index in cursor}
     missing = [m for m in models if m.document["name"] not in existing]
-    if len(missing) > 1 and await _one_by_one(col):
+    if len(missing) > 1 and await is_ferretdb(col.database.client):
         for model in missing:
             await col.create_indexes([model])
     elif missing:
