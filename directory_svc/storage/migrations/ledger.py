@@ -51,10 +51,8 @@ async def drop_single_ledger(ctx: MigrationContext) -> Counter[str]:
         if publisher in has_head:
             counts["rows left (publisher had a newer ledger)"] += 1
             continue
-        pending[publisher].append(
-            {"_id": row["entry"], "h": row["h"], "hi": row["hi"], "hn": row["hn"],
-             "seq": int(row.get("seq", 0))}
-        )  # fmt: skip
+        keys = {"h": row["h"], "hi": row["hi"], "hn": row["hn"]}
+        pending[publisher].append({"_id": row["entry"], **keys, "seq": int(row.get("seq", 0))})
     for publisher, docs in sorted(pending.items()):
         generation = f"g{last_seq[publisher]:08d}"
         counts["rows moved to a generation"] += len(docs)
