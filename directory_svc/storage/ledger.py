@@ -106,7 +106,7 @@ class FeedLedger:
     def _public(self, publisher_id: str, d: Document) -> str:
         if "pk" in d:
             return self.mask(publisher_id, d["_id"], d.get("seq", 0), d["pk"])
-        return str(d.get("p", ""))  # written before masking (migration 5)
+        return str(d.get("p", ""))  # written before masking (migration 4)
 
     def _entry(self, publisher_id: str, d: Document) -> SentEntry:
         public = self._public(publisher_id, d)

@@ -11,7 +11,7 @@ claims the transition with an insert on a unique ``_id`` (``<id>:<v+1>``, atomic
 engine), and still writes with the version in its filter, so that a writer whose stale
 claim was taken over matches nothing when it resumes. A claim names its process
 (``storage.processes``): one whose process is known to be gone (killed between claim and
-write, on this machine) is taken over at once; any other after ``STALE_CLAIM``. (On
+write, on this machine) is taken over after ``CLAIM_GRACE``; any other after ``STALE_CLAIM``. (On
 FerretDB a filter on more than ``_id`` scans the collection: the embedded engine's price.)
 
 The adapter is chosen once at start-up (``choose``) from what the server says about itself,
