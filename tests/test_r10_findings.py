@@ -33,6 +33,7 @@ from directory_svc.domain.publishers import (
 from directory_svc.domain.requests import ChangeRequest
 from directory_svc.services import listings as listing_service
 from directory_svc.services.choices import ChoiceValues, change_choices
+from directory_svc.services.content import ContentValues, change_content
 from directory_svc.services.publishers import add_publisher, export_now, update_publisher
 from directory_svc.storage.setup import Storage
 from exporters.formats import FeedWriter, columns
@@ -162,6 +163,34 @@ async def test_a_second_mobile_number_is_never_published_without_its_consent(
     assert caught.value.field == "numbers.1"
     assert "0612345603" not in str(caught.value)
     assert "612345603" not in str(caught.value)
+
+
+async def test_a_crm_listing_a_line_whose_numbers_the_subscriber_all_hides_is_a_rejected_row(
+    storage: Storage,
+) -> None:
+    """Found by the state machine on DocumentDB: the CRM lists (newer choice) a line whose
+    every number the subscriber hid while unlisted; the import raised instead of refusing
+    that row, and the rest of the file was not imported."""
+    row = crm_row(11, listed="false", choices_at=AT.isoformat())
+    assert (await import_rows(storage, [row, crm_row(12)])).rejected == []
+    current = await listing_service.get_listing(storage.listings, "crm-0011")
+    who = Principal("cust", Role.CUSTOMER, account_id=current.account_id)
+    hidden = ContentValues(
+        first_name=current.first_name, business_names=(), profession=None, mention=None,
+        email=current.email, published_numbers=(), extra_users=(),
+    )
+    await change_content(
+        storage.listings, request=ChangeRequest(who, "hide-all", AT, SUBSCRIBER_NOTICE),
+        listing_id=current.id, expected_version=current.version, values=hidden, attested=True,
+    )
+    later = (AT.replace(year=2036)).isoformat()
+    rows = [crm_row(11, listed="true", choices_at=later), crm_row(12, street_number="99")]
+    report = await import_rows(storage, rows)
+    assert report.rejected == [(2, "numbers: a listed line must show a number")]
+    assert report.changed == 1  # the other row is imported
+    kept = await listing_service.get_listing(storage.listings, "crm-0011")
+    assert not kept.choices.listed
+    assert not kept.published_numbers
 
 
 # 3. Publisher profile changes never reach the publisher.

@@ -284,9 +284,10 @@ class R10Machine(RuleBasedStateMachine):
         before = self.rows[n]
         self.rows[n] = {**before, "listed": str(listed).lower(), "choices_at": when.isoformat()}
         report = self._import(strict=False)
-        # Only a mobile line listed without its consent reference may be refused; the CRM
-        # then keeps its former row.
-        assert all("mobile_consent_ref" in reason for _, reason in report.rejected)
+        # Only a mobile line listed without its consent reference, or a line listed while
+        # the subscriber hides every number, may be refused; the CRM then keeps its row.
+        allowed = ("mobile_consent_ref", "a listed line must show a number")
+        assert all(any(a in reason for a in allowed) for _, reason in report.rejected)
         if report.rejected:
             self.rows[n] = before
 

@@ -5,7 +5,9 @@ type's defaults), and afterwards updates only what the CRM owns: identity, addre
 set of numbers, profession and the other listing texts. It never changes a recorded choice
 unless it carries ``choices_at`` newer than the listing's last choice, never re-activates a
 terminated line (``status`` only ever terminates), and keeps the subscriber's shown numbers,
-consents and extra users. A row identical to the one last imported changes nothing.
+consents and extra users. A row identical to the one last imported changes nothing; a row
+whose merge with the stored listing is not a valid listing (listed, while the subscriber
+hides every number) is rejected with the reason and changes nothing.
 Every row's outcome is counted, and what a row could not change is noted with the reason.
 """
 
@@ -201,7 +203,13 @@ async def _update(
             await repo.note_source(current.id, item.listing.source or "")
             return
         try:
-            await repo.apply(current.version, prepared(target), row_change)
+            ready = prepared(target)
+        except DomainError as exc:  # e.g. listed, while the subscriber hides every number
+            report.notes = [n for n in report.notes if n[0] != item.line]
+            report.rejected.append((item.line, str(exc)))
+            return
+        try:
+            await repo.apply(current.version, ready, row_change)
         except VersionConflict as exc:
             if not isinstance(exc.current, Listing):
                 raise
