@@ -15,6 +15,7 @@ from pymongo.errors import PyMongoError
 
 from directory_svc import clock
 from directory_svc.api.auth import TokenVerifier, Unauthenticated
+from directory_svc.api.console_pages import add_console_routes, is_console
 from directory_svc.api.context import METRICS, PRINCIPAL, RESOURCES, Resources
 from directory_svc.api.edge import Admission
 from directory_svc.api.endpoint import GraphQLEndpoint
@@ -69,7 +70,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         and not request.query_string
         and request.app[SETTINGS].is_dev
     )
-    if request.path in OPEN_PATHS or graphiql or is_page(request.path):
+    if request.path in OPEN_PATHS or graphiql or is_page(request.path) or is_console(request.path):
         return await handler(request)
     try:
         principal = request.app[VERIFIER].verify(request.headers.get("Authorization"))
@@ -253,5 +254,6 @@ def create_app(settings: Settings, edge_checks: bool = True) -> web.Application:
     app.router.add_get("/feeds/{folder}/{file}", get_feed_file)
     app.router.add_post("/feeds/{folder}/ack", post_ack)
     add_routes(app, settings, trusted)
+    add_console_routes(app, settings, trusted)
     app.cleanup_ctx.append(_database)
     return app

@@ -53,6 +53,20 @@ def _choice(env_vars: Mapping[str, str], name: str, allowed: tuple[str, ...], de
     return value
 
 
+def _issuer(env_vars: Mapping[str, str]) -> tuple[str, str]:
+    issuer = env_vars.get("DIRECTORY_OIDC_ISSUER", "").strip().rstrip("/")
+    client = env_vars.get("DIRECTORY_OIDC_CLIENT_ID", "").strip()
+    if issuer and not issuer.startswith(("https://", "http://")):
+        raise ConfigError(
+            "DIRECTORY_OIDC_ISSUER: expected a URL such as https://idp.example.fr/realms/staff"
+        )
+    if bool(issuer) != bool(client):
+        raise ConfigError("DIRECTORY_OIDC_ISSUER and DIRECTORY_OIDC_CLIENT_ID: set both or neither")
+    if client and (len(client) > 200 or not client.isprintable()):
+        raise ConfigError("DIRECTORY_OIDC_CLIENT_ID: expected a client id")
+    return issuer, client
+
+
 def _origin(env_vars: Mapping[str, str], name: str) -> str:
     raw = env_vars.get(name, "").strip().rstrip("/")
     if raw and (not raw.startswith(("https://", "http://")) or "/" in raw.split("://", 1)[1]):
@@ -92,6 +106,10 @@ class Settings:
     """Reverse proxies whose ``X-Forwarded-For`` names the client (rate limits by address)."""
     operations_dir: Path = OPERATIONS_DIR
     portal_origin: str = ""
+    oidc_issuer: str = ""
+    """The staff identity provider (``DIRECTORY_OIDC_ISSUER``): the console signs in there."""
+    oidc_client_id: str = ""
+    """The console's client id at that provider (``DIRECTORY_OIDC_CLIENT_ID``)."""
     write_adapter: str = "auto"
     """``auto`` (asked of the server), ``conditional`` (MongoDB) or ``claims`` (FerretDB)."""
 
@@ -122,6 +140,14 @@ class Settings:
         except ValueError:
             return False
         return any(ip in network for network in self.trusted_proxies)
+
+    @property
+    def oidc_origin(self) -> str:
+        """The identity provider's origin (the console's only other connection), or ""."""
+        if not self.oidc_issuer:
+            return ""
+        scheme, rest = self.oidc_issuer.split("://", 1)
+        return f"{scheme}://{rest.split('/', 1)[0]}"
 
     @property
     def is_dev(self) -> bool:
@@ -195,6 +221,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"DIRECTORY_SCHEDULER: expected on or off, got {scheduler_raw!r}")
     if scheduler_raw == "on" and not keys_raw:
         raise ConfigError("DIRECTORY_SCHEDULER: on needs DIRECTORY_KEYS_DIR (the signing key)")
+    oidc_issuer, oidc_client_id = _issuer(env_vars)
     jwks = env_vars.get("DIRECTORY_JWKS", "").strip()
     if not jwks and env is Env.DEV and keys_raw:
         jwks = str(Path(keys_raw) / "dev-jwks.json")
@@ -211,6 +238,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         operations_dir=_folder(env_vars, "DIRECTORY_OPERATIONS_DIR", OPERATIONS_DIR),
         portal_origin=_origin(env_vars, "DIRECTORY_PORTAL_ORIGIN"),
+        oidc_issuer=oidc_issuer,
+        oidc_client_id=oidc_client_id,
         jwt_issuer=env_vars.get("DIRECTORY_JWT_ISSUER", "").strip() or "annuaire-dev",
         jwt_audience=env_vars.get("DIRECTORY_JWT_AUDIENCE", "").strip() or "directory-svc",
         scheduler=scheduler_raw == "on",

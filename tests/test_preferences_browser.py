@@ -3,8 +3,6 @@
 Screenshots of each main state go to ``$TEST_OUTPUT/browser`` (default ``test-output``).
 """
 
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +14,11 @@ from directory_svc.domain.access import Role
 from directory_svc.domain.numbers import LineType
 from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.setup import Storage
+from tests.browser import ARGS, CHROMIUM, SHOTS, axe_violations, require_chromium
 from tests.conftest import token
 
 playwright_api = pytest.importorskip("playwright.async_api")
-
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-SHOTS = Path(os.environ.get("TEST_OUTPUT", "test-output")) / "browser"
-
-if not shutil.which(CHROMIUM) and not os.environ.get("REQUIRE_BROWSER"):
-    pytest.skip("Debian's chromium is missing (.ci/run installs it)", allow_module_level=True)
+require_chromium()
 
 
 @pytest.fixture
@@ -74,6 +64,7 @@ async def test_form_saves_choices_shows_preview_and_conflicts(
     directory = section.locator('.kind[data-kind="DIRECTORY"]')
     assert target.first_name in await directory.inner_text()
     await page.screenshot(path=SHOTS / "01-form-fr.png", full_page=True)
+    assert await axe_violations(page) == []
 
     # Keyboard only: Tab reaches the first choice, Space ticks it.
     await page.locator("#lang").focus()
@@ -96,6 +87,7 @@ async def test_form_saves_choices_shows_preview_and_conflicts(
     reverse = section.locator('.kind[data-kind="REVERSE_LOOKUP"]')
     await reverse.get_by_text("Vous n'apparaissez pas", exact=False).wait_for()
     await page.screenshot(path=SHOTS / "02-preview.png", full_page=True)
+    assert await axe_violations(page) == []
 
     await section.get_by_role("button", name="Enregistrer mes choix").click()
     await page.locator("#status").get_by_text("C'est enregistré", exact=False).wait_for()
@@ -119,6 +111,7 @@ async def test_form_saves_choices_shows_preview_and_conflicts(
     stale_directory = stale_section.locator('.kind[data-kind="DIRECTORY"]')
     await stale_directory.get_by_text(initial, exact=True).wait_for()  # preview of the current
     await stale.screenshot(path=SHOTS / "03-conflict.png", full_page=True)
+    assert await axe_violations(stale) == []
     after = await storage.listings.get(target.id)
     assert after is not None
     assert after.version == saved.version
@@ -140,6 +133,7 @@ async def test_form_saves_choices_shows_preview_and_conflicts(
     await page.get_by_role("button", name="Voir l'historique de mes modifications").click()
     await page.locator("#history li").first.wait_for()
     assert "vous" in await page.locator("#history li").first.inner_text()
+    assert await axe_violations(page) == []
     async with page.expect_download() as download_info:
         await page.get_by_role("button", name="Télécharger toutes mes données (JSON)").click()
     download = await download_info.value
@@ -150,6 +144,7 @@ async def test_form_saves_choices_shows_preview_and_conflicts(
     await page.get_by_role("heading", name="My directory choices").wait_for()
     assert await page.evaluate("document.documentElement.lang") == "en"
     await page.screenshot(path=SHOTS / "04-english.png", full_page=True)
+    assert await axe_violations(page) == []
     assert page.errors == []
     assert stale.errors == []
 
@@ -201,4 +196,5 @@ async def test_the_form_shows_how_many_publishers_acknowledged_the_choices(
     assert "Services de renseignements (118…) : 0 sur 1" in text
     assert "editeur" not in text  # no publisher is named
     await page.screenshot(path=SHOTS / "05-acknowledged.png", full_page=True)
+    assert await axe_violations(page) == []
     assert page.errors == []

@@ -176,12 +176,21 @@ async def test_a_crm_listing_a_line_whose_numbers_the_subscriber_all_hides_is_a_
     current = await listing_service.get_listing(storage.listings, "crm-0011")
     who = Principal("cust", Role.CUSTOMER, account_id=current.account_id)
     hidden = ContentValues(
-        first_name=current.first_name, business_names=(), profession=None, mention=None,
-        email=current.email, published_numbers=(), extra_users=(),
+        first_name=current.first_name,
+        business_names=(),
+        profession=None,
+        mention=None,
+        email=current.email,
+        published_numbers=(),
+        extra_users=(),
     )
     await change_content(
-        storage.listings, request=ChangeRequest(who, "hide-all", AT, SUBSCRIBER_NOTICE),
-        listing_id=current.id, expected_version=current.version, values=hidden, attested=True,
+        storage.listings,
+        request=ChangeRequest(who, "hide-all", AT, SUBSCRIBER_NOTICE),
+        listing_id=current.id,
+        expected_version=current.version,
+        values=hidden,
+        attested=True,
     )
     later = (AT.replace(year=2036)).isoformat()
     rows = [crm_row(11, listed="true", choices_at=later), crm_row(12, street_number="99")]

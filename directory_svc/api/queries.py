@@ -6,6 +6,7 @@ import strawberry
 from strawberry.types import Info
 
 from directory_svc.api.access import AccessQueries
+from directory_svc.api.console import ConsoleQueries
 from directory_svc.api.context import Context
 from directory_svc.api.data_queries import DataQueryQueries
 from directory_svc.api.permissions import IsAdmin, IsStaff
@@ -25,6 +26,7 @@ class Query(
     AccessQueries,
     DataQueryQueries,
     SubscriberQueries,
+    ConsoleQueries,
 ):
     @strawberry.field(
         description="One listing by its id, read for `purpose`; logged and counted in the "

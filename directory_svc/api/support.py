@@ -171,6 +171,9 @@ class Explanation:
     listing: ListingType
     history: list[HistoryItem]
     publishers: list[PublisherProjection]
+    history_problem: str | None = strawberry.field(
+        description="What is wrong with the history's chain of hashes (null: it verifies)."
+    )
 
 
 @strawberry.type
@@ -220,6 +223,7 @@ class ExplainQueries:
                 )
                 for v in found.publishers
             ],
+            history_problem=found.chain_problem,
         )
 
 

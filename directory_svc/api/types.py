@@ -77,6 +77,7 @@ class ChoicesType:
 @strawberry.type(name="Listing", description="A directory entry for one line of a subscriber.")
 class ListingType:
     id: strawberry.ID = strawberry.field(description="Stable entry id.")
+    account_id: str = strawberry.field(description="The subscriber's account.")
     kind: ListingKind = strawberry.field(description="Residential or professional.")
     display_name: str = strawberry.field(description="Name as a directory shows it.")
     civility: str | None = strawberry.field(description="Civility (mme, m), if given.")
@@ -105,6 +106,7 @@ class ListingType:
         ]
         return cls(
             id=strawberry.ID(listing.id),
+            account_id=listing.account_id,
             kind=ListingKind(listing.kind.value),
             display_name=listing.display_name,
             civility=listing.civility.value if listing.civility else None,

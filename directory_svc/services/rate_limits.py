@@ -27,6 +27,19 @@ class RateLimited(DomainError):
 
 
 @dataclass(frozen=True, slots=True)
+class Allowance:
+    """What an agent has left this hour: look-ups by number, and listings read by staff
+    fields; ``refused``: a look-up was refused, so every read is refused until the reset."""
+
+    lookups_left: int
+    lookups_per_hour: int
+    reads_left: int
+    reads_per_hour: int
+    refused: bool
+    resets_in_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class RateLimits:
     """The limits of one deployment, and where they are counted."""
 
@@ -69,3 +82,17 @@ class RateLimits:
         """Add the listings a read returned beyond the one ``open_staff_read`` counted."""
         if listings > 1:
             await self.counters.use(f"read:{agent}", window_s=HOUR, amount=listings - 1)
+
+    async def allowance(self, *, agent: str) -> Allowance:
+        """What ``agent`` has left in the current hour (reading it counts nothing)."""
+        looked = await self.counters.used(f"lookup:{agent}", window_s=HOUR)
+        read = await self.counters.used(f"read:{agent}", window_s=HOUR)
+        refused = await self.counters.get(f"refused:{agent}", window_s=HOUR)
+        return Allowance(
+            lookups_left=max(0, self.lookups_per_hour - looked.value),
+            lookups_per_hour=self.lookups_per_hour,
+            reads_left=max(0, self.staff_reads_per_hour - read.value),
+            reads_per_hour=self.staff_reads_per_hour,
+            refused=refused.value > 0,
+            resets_in_s=read.resets_in_s,
+        )

@@ -201,6 +201,18 @@ class ExportRuns:
         ).sort("seq", ASCENDING)
         return [_run(d) async for d in cursor]
 
+    async def with_optouts_since(self, publisher_id: str, since: datetime) -> list[ExportRun]:
+        """Successful runs started at or after ``since`` that carried opt-outs, oldest first."""
+        cursor = self._col.find(
+            {
+                "pub": publisher_id,
+                "started_at": {"$gte": since},
+                "status": RunStatus.SUCCEEDED.value,
+                "optouts": {"$gt": 0},
+            }
+        ).sort("seq", ASCENDING)
+        return [_run(d) async for d in cursor]
+
     async def list(self, publisher_id: str, limit: int = 20) -> list[ExportRun]:
         """The latest runs of a publisher, newest first.
 

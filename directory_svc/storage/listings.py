@@ -83,6 +83,10 @@ class ListingRepository(ListingReads):
         async for doc in self._col.find({}):
             yield doc
 
+    async def raw_document(self, listing_id: str) -> Document | None:
+        """One stored document as is (for a chain check)."""
+        return await self._col.find_one({"_id": listing_id})
+
     # Writes
 
     def _entry(

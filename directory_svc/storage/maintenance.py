@@ -70,6 +70,17 @@ async def broken_chains(repo: ListingRepository) -> AsyncIterator[tuple[str, str
             yield doc["_id"], problem
 
 
+async def chain_problem(repo: ListingRepository, listing_id: str) -> str | None:
+    """What is wrong with one listing's history chain (None: it verifies)."""
+    doc = await repo.raw_document(listing_id)
+    if doc is None:
+        return "listing missing"
+    entries = None
+    if isinstance(doc.get("history"), list):
+        entries = await repo.history_documents(listing_id, doc)
+    return _check(repo, repo.codec.cipher.keys.history_key, doc, entries)
+
+
 def _check(
     repo: ListingRepository, key: bytes, doc: dict[str, object], raw_entries: list[Any] | None
 ) -> str | None:

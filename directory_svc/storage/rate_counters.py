@@ -110,6 +110,15 @@ class RateCounters:
         doc = await self._col.find_one({"_id": slot}, {"n": 1})
         return Count(int(doc["n"]) if doc else 0, left)
 
+    async def used(self, key: str, *, window_s: int) -> Count:
+        """What the key has used in the current window: its count less the units this
+        process reserved ahead and has not used (other processes' reserves count as used)."""
+        slot, _, left = self._slot(key, window_s)
+        count = await self.get(key, window_s=window_s)
+        lease = self._leases.get(slot)
+        unused = lease[1] if lease is not None else 0
+        return Count(max(0, count.value - unused), left)
+
     async def _inc(self, slot: str, ends: int, amount: int, window_s: int) -> int:
         for attempt in (1, 2):
             try:
