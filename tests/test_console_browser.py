@@ -181,7 +181,7 @@ async def test_support_workflows_through_single_sign_on(
     # The history says who changed what (staff by role).
     history = page.locator("#listing ol.history li").first
     assert "le service client (téléphone)" in await history.inner_text()
-    await listing.locator("ol.history").screenshot(path=SHOTS / "console-05-history.png")
+    await listing.locator(".history-block").screenshot(path=SHOTS / "console-05-history.png")
 
     # The subscriber changes something meanwhile: the agent's save is refused and shown.
     who = Principal("subscriber", Role.CUSTOMER, account_id=target.account_id)
@@ -206,6 +206,21 @@ async def test_support_workflows_through_single_sign_on(
     assert await page.locator("#act-reason").input_value() == "le client veut masquer son sexe"
     await _shot(page, "06-conflict")
 
+    # Content on the subscriber's behalf: the certification, reason and channel required.
+    await page.locator("#content-profession").fill("Luthière")
+    await page.locator("#content-reason").fill("nouvelle activité, au téléphone")
+    await page.locator("#content-channel").select_option("PHONE")
+    await page.get_by_role("button", name="Enregistrer les informations").click()
+    await page.locator("#alert").get_by_text("certifier", exact=False).wait_for()
+    await page.get_by_label("Le client certifie que ces informations sont exactes").check()
+    await page.get_by_role("button", name="Enregistrer les informations").click()
+    await page.locator("#status").get_by_text("Enregistré", exact=False).wait_for()
+    changed = await storage.listings.get(target.id)
+    assert changed is not None
+    assert changed.profession == "Luthière"
+    assert (await storage.listings.history(target.id))[-1].attested is True
+    await _shot(page, "07-content")
+
     # 4. Search by surname and postcode; the account view with paging and a filter.
     trunk = [
         crm_row(900 + n, account_id="acc-trunk", kind="professional", business_names="Trunk SA",
@@ -218,7 +233,7 @@ async def test_support_workflows_through_single_sign_on(
     await page.get_by_role("button", name="Rechercher", exact=True).click()
     await page.locator("#results-list li").first.wait_for()
     assert await page.locator("#results-list li").count() == 1
-    await _shot(page, "07-search")
+    await _shot(page, "08-search")
     await page.locator("#results-list button").first.click()
     await page.get_by_role("heading", name="Fiche : Trunk SA").wait_for()
     await page.get_by_role(
@@ -231,7 +246,7 @@ async def test_support_workflows_through_single_sign_on(
     await account.get_by_text("Page 2 sur 3").wait_for()
     await account.get_by_label("Filtrer les lignes").fill("crm-091")
     await account.get_by_text("10 lignes sur 25").wait_for()
-    await _shot(page, "08-account")
+    await _shot(page, "09-account")
 
     # 5. Publisher reports about the entry, to triage.
     await storage.data_queries.open("annu", target.id, "Le prénom semble erroné", clock.now())
@@ -242,7 +257,7 @@ async def test_support_workflows_through_single_sign_on(
     await page.get_by_role("button", name="Voir les signalements").click()
     reports = page.locator("#reports")
     await reports.get_by_text("Le prénom semble erroné", exact=False).wait_for()
-    await _shot(page, "09-reports")
+    await _shot(page, "10-reports")
     await reports.get_by_label("Résolution").fill("vérifié avec le client : correct")
     await reports.get_by_role("button", name="Clore").click()
     await reports.get_by_text("Aucun signalement ouvert").wait_for()
@@ -253,18 +268,18 @@ async def test_support_workflows_through_single_sign_on(
     await page.get_by_role("button", name="Résilier la ligne…").click()
     dialog = page.locator("#confirm")
     await dialog.get_by_text("prochain envoi de chaque éditeur", exact=False).wait_for()
-    await _shot(page, "10-terminate-confirm")
+    await _shot(page, "11-terminate-confirm")
     await dialog.get_by_role("button", name="Résilier").click()
     await page.locator("#status").get_by_text("Ligne résiliée", exact=False).wait_for()
     ended = await storage.listings.get(target.id)
     assert ended is not None
     assert ended.status.value == "terminated"
-    await _shot(page, "11-terminated")
+    await _shot(page, "12-terminated")
 
     # The compliance views are not for support: the API refuses, the screen says so.
     await page.get_by_role("button", name="Conformité").click()
     await page.locator("#compliance-refused").wait_for()
-    await _shot(page, "12-compliance-refused")
+    await _shot(page, "13-compliance-refused")
 
     # The console sent only trusted documents, by id: replayed against the manifest.
     trusted = TrustedDocuments.load(Settings.__dataclass_fields__["operations_dir"].default)
@@ -303,7 +318,7 @@ async def test_a_refused_read_says_until_when_and_an_expired_session_keeps_the_t
     await page.locator("#meter").get_by_text("suspendues jusqu'à", exact=False).wait_for()
     flagged = [r for r in await _records(storage, "agent-9") if r.flagged]
     assert len(flagged) == 1
-    await _shot(page, "13-refused")
+    await _shot(page, "14-refused")
 
     # The service no longer accepts the token (as when it expires).
     verifier = api.app[VERIFIER]
@@ -389,7 +404,7 @@ async def test_the_compliance_officer_sees_publishers_plots_and_the_access_log(
     assert "conforme" in await body.locator("#publishers").inner_text()
     await body.locator("#plot-propagation svg").wait_for()
     await body.locator("#plot-weekly svg").wait_for()
-    await _shot(page, "14-compliance")
+    await _shot(page, "15-compliance")
     await page.locator("#log-agent").fill("agent-3")
     await page.get_by_role("button", name="Afficher").click()
     await page.locator("#log tbody tr").first.wait_for()
@@ -400,11 +415,11 @@ async def test_the_compliance_officer_sees_publishers_plots_and_the_access_log(
     csv_text = (await download.path()).read_text(encoding="utf-8-sig")
     assert csv_text.splitlines()[0] == "at;agent;role;operation;purpose;listing;account;flagged"
     assert ";agent-3;support;lookupByNumber;appel;" in csv_text
-    await _shot(page, "15-access-log")
+    await _shot(page, "16-access-log")
     await page.emulate_media(media="print")
-    await page.screenshot(path=SHOTS / "console-16-print.png", full_page=True)
+    await page.screenshot(path=SHOTS / "console-17-print.png", full_page=True)
     await page.emulate_media(media="screen")
     await page.locator("#lang").click()
     await page.get_by_role("heading", name="Compliance", exact=True).wait_for()
-    await _shot(page, "17-english")
+    await _shot(page, "18-english")
     assert page.errors == []

@@ -135,15 +135,17 @@ function renderListing() {
       el("p", { class: "meta", text: `${t().lastSent(p.lastSentSequence)} — ${t().acked(p.acknowledgedAt ? when(p.acknowledgedAt) : null, p.holdsCurrentState)}` }),
     ))),
     actForm(l),
+    contentForm(l),
     terminateForm(l),
-    el("h4", { text: t().historyTitle }),
-    el("p", { class: x.historyProblem ? "chain bad" : "chain ok", text: x.historyProblem ? t().chainBroken(x.historyProblem) : t().chainOk }),
-    el("ol", { class: "history", reversed: true }, x.history.slice().reverse().map((h) => el("li", {
-      text: t().historyItem({
-        actor: t().actors[h.actor] || h.actor,
-        channel: t().channels[h.channel] || h.channel, reason: h.reason, changed: h.changed.join(", "),
-      }, when(h.at)),
-    }))),
+    el("section", { class: "history-block", "aria-labelledby": "history-title" },
+      el("h4", { id: "history-title", text: t().historyTitle }),
+      el("p", { class: x.historyProblem ? "chain bad" : "chain ok", text: x.historyProblem ? t().chainBroken(x.historyProblem) : t().chainOk }),
+      el("ol", { class: "history", reversed: true }, x.history.slice().reverse().map((h) => el("li", {
+        text: t().historyItem({
+          actor: t().actors[h.actor] || h.actor,
+          channel: t().channels[h.channel] || h.channel, reason: h.reason, changed: h.changed.join(", "),
+        }, when(h.at)),
+      })))),
     el("h4", { text: t().reportsTitle }),
     el("button", { type: "button", id: "reports-button", text: t().showReports, on: { click: () => showReports(l.id) } }),
     el("div", { id: "reports" }),
@@ -239,6 +241,61 @@ async function reopen(message) {
   const id = state.explanation.listing.id;
   const ok = await openListing(id, { keepMessage: true });
   if (ok && message) say(message);
+}
+
+function contentForm(l) {
+  const field = (id, label, value, max) => el("div", { class: "field wide" },
+    el("label", { for: id, text: label }),
+    el("input", { id, maxlength: String(max), autocomplete: "off", value: value || "" }));
+  const form = el("form", { class: "act", id: "content" },
+    el("h4", { text: t().contentTitle }),
+    field("content-firstName", t().contentFields.firstName, l.firstName, 130),
+    field("content-profession", t().contentFields.profession, l.profession, 200),
+    field("content-mention", t().contentFields.mention, l.mention, 30),
+    field("content-email", t().contentFields.email, l.email, 254),
+    el("fieldset", {}, el("legend", { text: t().numbersShown }),
+      l.numbers.map((n, i) => el("div", { class: "check" },
+        el("input", { type: "checkbox", id: `content-number-${i}`, "data-number": n.number, checked: n.published }),
+        el("label", { for: `content-number-${i}`, text: `${n.number} (${t().lineTypes[n.lineType] || n.lineType})` })))),
+    el("div", { class: "check" },
+      el("input", { type: "checkbox", id: "content-attested" }),
+      el("label", { for: "content-attested", text: t().attested })),
+    el("div", { class: "field wide" }, el("label", { for: "content-reason", text: t().reason }),
+      el("input", { id: "content-reason", maxlength: "200", autocomplete: "off", "aria-required": "true" })),
+    el("div", { class: "field" }, el("label", { for: "content-channel", text: t().channel }),
+      el("select", { id: "content-channel", "aria-required": "true" },
+        el("option", { value: "", text: t().channelChoose }),
+        ["PHONE", "MAIL", "SHOP"].map((c) => el("option", { value: c, text: t().staffChannels[c] })))),
+    el("button", { type: "submit", class: "primary", text: t().saveContent }),
+  );
+  form.addEventListener("submit", (e) => { e.preventDefault(); saveContent(); });
+  return form;
+}
+
+async function saveContent() {
+  const l = state.explanation.listing;
+  const reason = $("#content-reason").value.trim();
+  const channel = $("#content-channel").value;
+  if (!reason || !channel) { alarm(t().reasonNeeded); (reason ? $("#content-channel") : $("#content-reason")).focus(); return; }
+  if (!$("#content-attested").checked) { alarm(t().attestedNeeded); $("#content-attested").focus(); return; }
+  const text = (id) => $(id).value.trim() || null;
+  const input = {
+    listingId: l.id, expectedVersion: l.version, changeId: crypto.randomUUID(),
+    firstName: $("#content-firstName").value.trim(), businessNames: l.businessNames,
+    profession: text("#content-profession"), mention: text("#content-mention"), email: text("#content-email"),
+    publishedNumbers: l.numbers.filter((n, i) => $(`#content-number-${i}`).checked).map((n) => n.number),
+    extraUsers: l.extraUsers.map((u) => ({ surname: u.surname, firstName: u.firstName, consentAttested: u.consent })),
+    attested: true, reason, channel,
+  };
+  try {
+    const r = (await call("StaffChangeListing", { input })).changeListing;
+    if (r.__typename === "ChangeApplied") await reopen(r.changed ? t().saved : t().unchanged);
+    else if (r.__typename === "VersionConflictProblem") {
+      if (r.retryShortly) return alarm(t().retryShortly);
+      await reopen(null);
+      alarm(t().conflict);
+    } else sayProblem(r);
+  } catch (err) { sayError(err); }
 }
 
 function terminateForm(l) {
