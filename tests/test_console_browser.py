@@ -156,6 +156,10 @@ async def test_support_workflows_through_single_sign_on(
     await listing.get_by_text("Chaîne de l'historique vérifiée", exact=False).wait_for()
     assert "Figurer dans l'annuaire" in await listing.inner_text()
     await listing.locator('[data-publisher="annu"]').get_by_text("reçoit la fiche").wait_for()
+    opened = await _records(storage, "agent-7")
+    assert [(r.operation, r.listing_id, r.purpose) for r in opened[: len(opened) - shown]] == [
+        ("explainListing", target.id, "appel du client, dossier 4242")
+    ]  # opening the listing is one more read of it, and only one
     await _shot(page, "03-explain")
 
     # 3. Act on the subscriber's behalf: the preview follows, reason and channel required.

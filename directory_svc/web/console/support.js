@@ -94,7 +94,6 @@ export async function openListing(id, { keepMessage = false } = {}) {
     renderListing();
     if (!keepMessage) say("");
     $("#listing").focus();
-    previewChoices();
     return true;
   } catch (err) { sayError(err); return false; } finally { refreshMeter(); }
 }
@@ -167,7 +166,8 @@ function actForm(l) {
       el("select", { id: "act-channel", name: "channel", "aria-required": "true" },
         el("option", { value: "", text: t().channelChoose }),
         ["PHONE", "MAIL", "SHOP"].map((c) => el("option", { value: c, text: t().staffChannels[c] })))),
-    el("section", { id: "act-preview", class: "preview", "aria-live": "polite", "aria-label": t().previewTitle }),
+    el("section", { id: "act-preview", class: "preview", "aria-live": "polite", "aria-label": t().previewTitle },
+      el("p", { class: "meta", text: t().previewHint })),
     el("button", { type: "submit", class: "primary", text: t().save }),
   );
   form.addEventListener("submit", (e) => { e.preventDefault(); saveChoices(); });
