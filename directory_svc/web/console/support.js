@@ -142,7 +142,8 @@ function renderListing() {
       el("ol", { class: "history", reversed: true }, x.history.slice().reverse().map((h) => el("li", {
         text: t().historyItem({
           actor: t().actors[h.actor] || h.actor,
-          channel: t().channels[h.channel] || h.channel, reason: h.reason, changed: h.changed.join(", "),
+          channel: t().channels[h.channel] || h.channel, reason: h.reason,
+          changed: h.changed.map((n) => t().choiceNames[n] || t().fieldNames[n] || n).join(", "),
         }, when(h.at)),
       })))),
     el("h4", { text: t().reportsTitle }),
