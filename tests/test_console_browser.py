@@ -128,6 +128,8 @@ async def test_support_workflows_through_single_sign_on(
     )  # fmt: skip
     page = await _open(browser, sso)
     assert await page.evaluate("document.documentElement.lang") == "fr"
+    assert await page.locator("#who").is_hidden()  # no sign-out, no screens before sign-in
+    assert await page.locator("#nav").is_hidden()
     await _shot(page, "01-sign-in")
 
     # 1. Sign-in through the provider (authorization code + PKCE); nothing in web storage.
@@ -294,6 +296,14 @@ async def test_support_workflows_through_single_sign_on(
         assert "query" not in body
         assert body["extensions"]["persistedQuery"]["sha256Hash"] in allowed
         assert trusted.by_id("sha256:" + body["extensions"]["persistedQuery"]["sha256Hash"])
+
+    # Signing out forgets the token and ends the session at the provider too.
+    async with page.expect_request(lambda r: "/endsession" in r.url) as ended:
+        await page.get_by_role("button", name="Se déconnecter").click()
+    assert "id_token_hint=" in (await ended.value).url
+    await page.wait_for_url(str(sso.server.make_url("/console")))
+    await page.locator("#sso").wait_for()
+    assert await page.locator("#who").is_hidden()
     assert page.errors == []
 
 

@@ -1,7 +1,7 @@
 // The console's only ways out: the service's /graphql with trusted document ids, and the
 // identity provider (oidc.js). The bearer token lives in this module's memory only.
 
-export const session = { token: null, role: null, agent: null, config: null };
+export const session = { token: null, idToken: null, role: null, agent: null, config: null };
 
 export class ApiError extends Error {
   constructor(kind, detail) { super(kind); this.kind = kind; this.detail = detail; }

@@ -3,7 +3,7 @@
 // keeps the token in memory. Every privacy decision shown comes from the server.
 import { call, loadConfig, onExpired, session } from "./api.js";
 import { initCompliance, rerenderCompliance, showCompliance } from "./compliance.js";
-import { devSignIn, signIn } from "./oidc.js";
+import { devSignIn, endSessionUrl, signIn } from "./oidc.js";
 import { initSupport, rerenderSupport } from "./support.js";
 import { $, alarm, clockIn, say, sayError, t, ui } from "./ui.js";
 
@@ -43,8 +43,9 @@ function show(name) {
   if (name === "compliance") showCompliance();
 }
 
-function signedIn({ token, claims }) {
+function signedIn({ token, idToken, claims }) {
   session.token = token;
+  session.idToken = idToken || null;
   session.role = claims.role;
   session.agent = claims.sub;
   $("#signin").hidden = true;
@@ -71,8 +72,12 @@ function askSignIn(expired) {
 }
 
 function signOut() {
-  Object.assign(session, { token: null, role: null, agent: null });
-  window.location.replace("/console");
+  // Forget the tokens, then end the session at the provider too (when signed in there).
+  const idToken = session.idToken;
+  Object.assign(session, { token: null, idToken: null, role: null, agent: null });
+  const config = session.config;
+  const there = config.oidc && idToken ? endSessionUrl(idToken, config.oidc.clientId) : null;
+  window.location.replace(there || "/console");
 }
 
 async function start() {

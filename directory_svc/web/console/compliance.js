@@ -42,7 +42,7 @@ export function rerenderCompliance() {
 function render() {
   const { pubs, times, weekly } = state.data;
   table($("#publishers"), t().pubCols, pubs.map((p) => [
-    `${p.publisher.legalName} (${p.publisher.id})${p.publisher.active ? "" : " — inactive"}`,
+    `${p.publisher.legalName} (${p.publisher.id})${p.publisher.active ? "" : ` — ${t().inactive}`}`,
     t().publisherKinds[p.publisher.kind] || p.publisher.kind,
     p.publisher.departements.length || p.publisher.communes.length ? p.publisher.departements.concat(p.publisher.communes).join(", ") : t().allFrance,
     p.recentRuns.length ? el("ul", {}, p.recentRuns.slice(0, 3).map((r) => el("li", { text: t().runLine(r, when(r.startedAt)) }))) : t().none,

@@ -71,10 +71,21 @@ export async function signIn({ issuer, clientId }) {
       const id = claimsOf(tokens.id_token);
       if (id.iss !== issuer || (id.nonce !== undefined && id.nonce !== nonce)) throw new Error("id_token");
     }
-    return { token: tokens.access_token, claims: claimsOf(tokens.access_token) };
+    return { token: tokens.access_token, idToken: tokens.id_token || null, claims: claimsOf(tokens.access_token) };
   } finally {
     if (!popup.closed) popup.close();
   }
+}
+
+/** Where to end the session at the provider too (null: it has no end-session endpoint). */
+export function endSessionUrl(idToken, clientId) {
+  if (!discovered || !discovered.end_session_endpoint) return null;
+  const url = new URL(discovered.end_session_endpoint);
+  url.search = new URLSearchParams({
+    ...(idToken ? { id_token_hint: idToken } : {}), client_id: clientId,
+    post_logout_redirect_uri: `${window.location.origin}/console`,
+  }).toString();
+  return url.toString();
 }
 
 /** The development sign-in (DIRECTORY_ENV=dev only): the service mints a staff token. */
