@@ -103,6 +103,12 @@ async function start() {
     rerenderCompliance();
   });
   for (const tab of document.querySelectorAll("#nav .tab")) tab.addEventListener("click", () => show(tab.dataset.view));
+  // In print, the plots' data lists are part of the page.
+  const opened = [];
+  window.addEventListener("beforeprint", () => {
+    for (const d of document.querySelectorAll("details:not([open])")) { d.open = true; opened.push(d); }
+  });
+  window.addEventListener("afterprint", () => { opened.splice(0).forEach((d) => { d.open = false; }); });
   initSupport(meter);
   initCompliance();
   askSignIn(false);

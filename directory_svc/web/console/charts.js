@@ -15,23 +15,29 @@ function svg(tag, attrs = {}, text) {
   return node;
 }
 
-function niceMax(v) {
-  if (v <= 0) return 1;
-  const p = 10 ** Math.floor(Math.log10(v));
-  return [1, 2, 5, 10].map((m) => m * p).find((m) => m >= v);
+/** Four equal steps of a round size (1, 2 or 5 × 10^k) covering ``v``: [max, step]. */
+function scale(v) {
+  const raw = Math.max(v, 1e-9) / 4;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * p).find((m) => m >= raw);
+  return [step * 4, step];
+}
+
+function label(v) {
+  return String(Math.round(v * 1000) / 1000);
 }
 
 /** One row per label: every value as a tick, the median as a bar. ``rows``: [{label, values}]. */
 export function stripPlot({ title, axis, rows }) {
   const left = 150, width = 640, rowH = 34, top = 12;
-  const max = niceMax(Math.max(1, ...rows.flatMap((r) => r.values)));
+  const [max, step] = scale(Math.max(0.01, ...rows.flatMap((r) => r.values)));
   const height = top + rows.length * rowH + 46;
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": title, class: "plot" });
   const x = (v) => left + (v / max) * (width - left - 20);
   for (let i = 0; i <= 4; i += 1) {
-    const v = (max * i) / 4;
+    const v = step * i;
     root.append(svg("line", { x1: x(v), x2: x(v), y1: top, y2: height - 30, stroke: "#8a8a8a", "stroke-width": 0.5 }));
-    root.append(svg("text", { x: x(v), y: height - 14, "text-anchor": "middle", "font-size": 12, fill: INK }, String(Math.round(v * 100) / 100)));
+    root.append(svg("text", { x: x(v), y: height - 14, "text-anchor": "middle", "font-size": 12, fill: INK }, label(v)));
   }
   root.append(svg("text", { x: (left + width) / 2, y: height - 3, "text-anchor": "middle", "font-size": 12, fill: INK }, axis));
   rows.forEach((r, i) => {
@@ -50,13 +56,13 @@ export function stripPlot({ title, axis, rows }) {
 export function groupedBars({ title, axis, series, groups }) {
   const left = 48, width = 680, top = 24, plotH = 200;
   const height = top + plotH + 70;
-  const max = niceMax(Math.max(1, ...groups.flatMap((g) => g.values)));
+  const [max, step] = scale(Math.max(4, ...groups.flatMap((g) => g.values)));
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": title, class: "plot" });
   const y = (v) => top + plotH - (v / max) * plotH;
   for (let i = 0; i <= 4; i += 1) {
-    const v = (max * i) / 4;
+    const v = step * i;
     root.append(svg("line", { x1: left, x2: width - 8, y1: y(v), y2: y(v), stroke: "#8a8a8a", "stroke-width": 0.5 }));
-    root.append(svg("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end", "font-size": 11, fill: INK }, String(Math.round(v))));
+    root.append(svg("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end", "font-size": 11, fill: INK }, label(v)));
   }
   const slot = (width - left - 8) / Math.max(1, groups.length);
   const bar = Math.max(2, (slot - 6) / series.length);

@@ -5,6 +5,7 @@ import { groupedBars, median, stripPlot } from "./charts.js";
 import { $, el, say, sayError, t, table, when } from "./ui.js";
 
 const KINDS = ["DIRECTORY", "ENQUIRY", "REVERSE_LOOKUP"];
+const LOG_MAX = 500; // the API's most records per query
 const state = { loaded: false, data: null, log: [] };
 
 export function initCompliance() {
@@ -43,7 +44,8 @@ function render() {
   const { pubs, times, weekly } = state.data;
   table($("#publishers"), t().pubCols, pubs.map((p) => [
     `${p.publisher.legalName} (${p.publisher.id})${p.publisher.active ? "" : ` — ${t().inactive}`}`,
-    t().publisherKinds[p.publisher.kind] || p.publisher.kind,
+    el("span", {}, t().publisherKinds[p.publisher.kind] || p.publisher.kind, el("br"),
+      t().profileLine(p.publisher)),
     p.publisher.departements.length || p.publisher.communes.length ? p.publisher.departements.concat(p.publisher.communes).join(", ") : t().allFrance,
     p.recentRuns.length ? el("ul", {}, p.recentRuns.slice(0, 3).map((r) => el("li", { text: t().runLine(r, when(r.startedAt)) }))) : t().none,
     p.lastAcknowledgement ? t().ackLine(p.lastAcknowledgement, when(p.lastAcknowledgement.receivedAt)) : t().none,
@@ -89,6 +91,7 @@ async function loadLog() {
     const data = await call("AccessLog", {
       agent: $("#log-agent").value.trim() || null, listingId: $("#log-listing").value.trim() || null,
       since: dayStart($("#log-since").value, false), until: dayStart($("#log-until").value, true),
+      first: LOG_MAX,
     });
     state.log = data.accessLog;
     renderLog();
@@ -103,6 +106,7 @@ function renderLog() {
   const rows = shownLog();
   if (rows.length === 0) { $("#log").replaceChildren(el("caption", { text: t().logNone })); return; }
   table($("#log"), t().logCols, rows.map((r) => [when(r.at), r.agent, r.role, r.operation, r.purpose, r.listingId || "", r.accountId || "", r.flagged ? t().flaggedYes : ""]));
+  $("#log").prepend(el("caption", { text: state.log.length >= LOG_MAX ? t().logTruncated(LOG_MAX) : t().logCount(rows.length) }));
 }
 
 function csvCell(v) {

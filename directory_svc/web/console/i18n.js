@@ -174,6 +174,9 @@ const fr = {
   logExport: "Exporter (CSV)",
   logCols: ["Date", "Agent", "Rôle", "Opération", "Motif", "Fiche", "Compte", "Signalé"],
   logNone: "Aucun accès ne correspond.",
+  logCount: (n) => `${n} accès, du plus récent au plus ancien.`,
+  logTruncated: (n) => `Les ${n} accès les plus récents seulement : réduisez la période pour tout voir et tout exporter.`,
+  profileLine: (p) => `${p.fields.length} champs, choix ${p.choicePolicy === "mask" ? "appliqués ici" : "transmis en mentions"}, homonymie ${p.homonymy === "strict" ? "stricte" : "souple"}, ${p.format.toUpperCase()}, planning « ${p.schedule} »`,
   logExported: "Le fichier CSV a été préparé.",
   flaggedYes: "oui",
 };
@@ -352,6 +355,9 @@ const en = {
   logExport: "Export (CSV)",
   logCols: ["Date", "Agent", "Role", "Operation", "Purpose", "Listing", "Account", "Flagged"],
   logNone: "No access matches.",
+  logCount: (n) => `${n} reads, newest first.`,
+  logTruncated: (n) => `Only the ${n} newest reads: narrow the period to see and export them all.`,
+  profileLine: (p) => `${p.fields.length} fields, choices ${p.choicePolicy === "mask" ? "applied here" : "sent as flags"}, ${p.homonymy} homonymy, ${p.format.toUpperCase()}, schedule "${p.schedule}"`,
   logExported: "The CSV file is ready.",
   flaggedYes: "yes",
 };
