@@ -153,6 +153,19 @@ def repo(storage: Storage) -> ListingRepository:
 
 
 @pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
+    from playwright.async_api import async_playwright
+
+    from tests.browser import ARGS, CHROMIUM
+
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
 async def api(aiohttp_client: Any, settings: Settings) -> TestClient:
     """The whole service over HTTP, on this test's database; calls carry a support token."""
     client = await aiohttp_client(

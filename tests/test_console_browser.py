@@ -25,7 +25,7 @@ from directory_svc.services.choices import ChoiceValues, change_choices
 from directory_svc.services.publishers import add_publisher
 from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.setup import Storage
-from tests.browser import ARGS, CHROMIUM, SHOTS, axe_violations, require_chromium
+from tests.browser import SHOTS, axe_violations, require_chromium
 from tests.oidc_provider import oidc_provider
 from tests.r10_helpers import crm_row, import_rows
 
@@ -40,14 +40,6 @@ CONSOLE_SOURCES = ("support", "admin", "console")
 def idp(tmp_path_factory: pytest.TempPathFactory) -> Any:
     with oidc_provider(tmp_path_factory.mktemp("idp") / "provider.log") as issuer:
         yield issuer
-
-
-@pytest.fixture
-async def browser() -> Any:
-    async with playwright_api.async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        await launched.close()
 
 
 async def _serve(aiohttp_client: Any, settings: Settings) -> TestClient:

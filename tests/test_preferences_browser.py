@@ -14,19 +14,11 @@ from directory_svc.domain.access import Role
 from directory_svc.domain.numbers import LineType
 from directory_svc.services.seed import demo_listings, seed_listings
 from directory_svc.storage.setup import Storage
-from tests.browser import ARGS, CHROMIUM, SHOTS, axe_violations, require_chromium
+from tests.browser import SHOTS, axe_violations, require_chromium
 from tests.conftest import token
 
 playwright_api = pytest.importorskip("playwright.async_api")
 require_chromium()
-
-
-@pytest.fixture
-async def browser() -> Any:
-    async with playwright_api.async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        await launched.close()
 
 
 async def _open(browser: Any, url: str) -> Any:

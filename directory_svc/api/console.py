@@ -16,9 +16,8 @@ from directory_svc.api.permissions import IsAdmin, IsStaff
 from directory_svc.api.problems import NotFoundProblem, ValidationProblem
 from directory_svc.api.publishers import ExportRun, PublisherType
 from directory_svc.api.subscriber import ListingPreview, PreviewChoicesInput
-from directory_svc.api.support import RateLimitedProblem, staff_read
+from directory_svc.api.support import RateLimitedProblem, signed_in, staff_read
 from directory_svc.domain.errors import NotFound, ValidationError
-from directory_svc.domain.exports import ExportRun as DomainRun
 from directory_svc.services import compliance
 from directory_svc.services.previews import preview_for_staff
 from directory_svc.services.rate_limits import RateLimited
@@ -75,19 +74,6 @@ class WeeklyOptOuts:
     opt_outs: int
 
 
-def _run(r: DomainRun) -> ExportRun:
-    return ExportRun(
-        sequence=r.seq,
-        feed=r.kind.value,
-        status=r.status.value,
-        started_at=r.started_at,
-        finished_at=r.finished_at,
-        folder=r.folder,
-        upserts=r.counts.get("upsert", 0),
-        deletes=r.counts.get("delete", 0),
-    )
-
-
 @strawberry.type
 class ConsoleQueries:
     @strawberry.field(
@@ -95,8 +81,7 @@ class ConsoleQueries:
         permission_classes=[IsStaff],
     )
     async def my_allowance(self, info: Info[Context, None]) -> StaffAllowance:
-        who = staff_read(info, "myAllowance", "-").who
-        left = await info.context.resources.services.limits.allowance(agent=who.subject)
+        left = await info.context.resources.services.limits.allowance(agent=signed_in(info).subject)
         return StaffAllowance(
             lookups_left=left.lookups_left,
             lookups_per_hour=left.lookups_per_hour,
@@ -142,7 +127,7 @@ class ConsoleQueries:
         return [
             PublisherCompliance(
                 publisher=PublisherType.from_domain(s.publisher),
-                recent_runs=[_run(r) for r in s.runs],
+                recent_runs=[ExportRun.from_domain(r) for r in s.runs],
                 last_acknowledgement=None
                 if s.last_ack is None
                 else AcknowledgementSummary(

@@ -12,6 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from directory_svc.api.auth import mint_dev_token
+from directory_svc.api.pages import static_file
 from directory_svc.api.trusted import TrustedDocuments
 from directory_svc.config import Settings
 from directory_svc.domain.access import Role
@@ -57,12 +58,7 @@ def _headers(settings: Settings) -> dict[str, str]:
 
 
 def _html(settings: Settings, name: str) -> web.Response:
-    return web.Response(
-        body=(PAGES / name).read_bytes(),
-        content_type="text/html",
-        charset="utf-8",
-        headers=_headers(settings),
-    )
+    return static_file(PAGES, name, "text/html", _headers(settings))
 
 
 async def console(request: web.Request) -> web.Response:
@@ -81,12 +77,7 @@ async def asset(request: web.Request) -> web.Response:
     name = request.match_info["file"]
     if name not in FILES:
         raise web.HTTPNotFound()
-    return web.Response(
-        body=(PAGES / name).read_bytes(),
-        content_type=FILES[name],
-        charset="utf-8",
-        headers=_headers(request.app[CONSOLE_SETTINGS]),
-    )
+    return static_file(PAGES, name, FILES[name], _headers(request.app[CONSOLE_SETTINGS]))
 
 
 async def config(request: web.Request) -> web.Response:

@@ -46,15 +46,22 @@ def _page_headers(settings: Settings) -> dict[str, str]:
     }
 
 
+def static_file(
+    folder: Path, name: str, content_type: str, headers: dict[str, str]
+) -> web.Response:
+    """One file of a page's folder, as UTF-8 text with the page's headers."""
+    return web.Response(
+        body=(folder / name).read_bytes(),
+        content_type=content_type,
+        charset="utf-8",
+        headers=headers,
+    )
+
+
 async def form(request: web.Request) -> web.Response:
     """The form's HTML."""
-    settings = request.app[PAGE_SETTINGS]
-    return web.Response(
-        body=(PAGES / "index.html").read_bytes(),
-        content_type="text/html",
-        charset="utf-8",
-        headers=_page_headers(settings),
-    )
+    headers = _page_headers(request.app[PAGE_SETTINGS])
+    return static_file(PAGES, "index.html", "text/html", headers)
 
 
 async def asset(request: web.Request) -> web.Response:
@@ -62,12 +69,7 @@ async def asset(request: web.Request) -> web.Response:
     name = request.match_info["file"]
     if name not in FILES:
         raise web.HTTPNotFound()
-    return web.Response(
-        body=(PAGES / name).read_bytes(),
-        content_type=FILES[name],
-        charset="utf-8",
-        headers=_page_headers(request.app[PAGE_SETTINGS]),
-    )
+    return static_file(PAGES, name, FILES[name], _page_headers(request.app[PAGE_SETTINGS]))
 
 
 async def config(request: web.Request) -> web.Response:

@@ -16,6 +16,7 @@ from directory_svc.api.permissions import IsAdmin
 from directory_svc.api.problems import NotFoundProblem, ValidationProblem
 from directory_svc.domain import publishers as dom
 from directory_svc.domain.errors import AlreadyExists, NotFound, ValidationError, VersionConflict
+from directory_svc.domain.exports import ExportRun as DomainRun
 from directory_svc.services import publishers as service
 from directory_svc.services.propagation import pending_optouts
 
@@ -149,6 +150,20 @@ class ExportRun:
     upserts: int = strawberry.field(description="Records added or replaced.")
     deletes: int = strawberry.field(description="Entries removed.")
 
+    @classmethod
+    def from_domain(cls, r: DomainRun) -> ExportRun:
+        """The GraphQL view of an export run."""
+        return cls(
+            sequence=r.seq,
+            feed=r.kind.value,
+            status=r.status.value,
+            started_at=r.started_at,
+            finished_at=r.finished_at,
+            folder=r.folder,
+            upserts=r.counts.get("upsert", 0),
+            deletes=r.counts.get("delete", 0),
+        )
+
 
 @strawberry.type(description="A feed carrying opt-outs that its publisher has not acknowledged.")
 class PendingOptOutsType:
@@ -200,19 +215,7 @@ class PublisherQueries:
         runs = await service.export_runs(
             info.context.resources.services.runs, publisher_id=publisher_id, first=first
         )
-        return [
-            ExportRun(
-                sequence=r.seq,
-                feed=r.kind.value,
-                status=r.status.value,
-                started_at=r.started_at,
-                finished_at=r.finished_at,
-                folder=r.folder,
-                upserts=r.counts.get("upsert", 0),
-                deletes=r.counts.get("delete", 0),
-            )
-            for r in runs
-        ]
+        return [ExportRun.from_domain(r) for r in runs]
 
 
 async def _save(info: Info[Context, None], new: bool, data: PublisherInput) -> PublisherResult:

@@ -12,6 +12,7 @@ from directory_svc.api.context import Context
 from directory_svc.api.permissions import IsStaff
 from directory_svc.api.problems import NotFoundProblem, ValidationProblem
 from directory_svc.api.types import ListingConnection, ListingType, decode_cursor
+from directory_svc.domain.access import Principal
 from directory_svc.domain.errors import NotFound, ValidationError
 from directory_svc.services import support as service
 from directory_svc.services.rate_limits import RateLimited
@@ -29,12 +30,17 @@ class RateLimitedProblem:
     retry_after_seconds: int
 
 
-def staff_read(info: Info[Context, None], operation: str, purpose: str) -> service.StaffRead:
-    """The staff read a resolver is about to make (the permission class ran first)."""
+def signed_in(info: Info[Context, None]) -> Principal:
+    """The caller (the permission class ran first)."""
     who = info.context.principal
     if who is None:
         raise PermissionError("Not allowed.")
-    return service.StaffRead(who, operation, purpose)
+    return who
+
+
+def staff_read(info: Info[Context, None], operation: str, purpose: str) -> service.StaffRead:
+    """The staff read a resolver is about to make (the permission class ran first)."""
+    return service.StaffRead(signed_in(info), operation, purpose)
 
 
 SearchResult = Annotated[
