@@ -23,8 +23,8 @@ from directory_svc.domain.projection import (
 from directory_svc.domain.publishers import PublisherKind, PublisherProfile
 from directory_svc.services.choices import ChoiceValues, owned_listing, with_choices
 from directory_svc.services.dependencies import Services
-from directory_svc.services.listings import get_listing, homonym_group, homonym_groups
-from directory_svc.services.support import StaffRead, close_read, open_read
+from directory_svc.services.listings import homonym_group, homonym_groups
+from directory_svc.services.support import StaffRead, read_listing
 from directory_svc.storage.listings import ListingRepository
 
 STANDARD_PROFILES: tuple[PublisherProfile, ...] = tuple(
@@ -118,8 +118,12 @@ async def preview_for_staff(
 ) -> Preview:
     """The preview support shows while acting on a subscriber's behalf (nothing stored);
     a staff read of the listing, logged with its purpose and counted like the others."""
-    reason = await open_read(read, services.access_log, services.limits, lookup=False)
-    listing = await get_listing(services.listings, listing_id)
-    await close_read(read, reason, services.access_log, services.limits, [listing])
+    listing = await read_listing(
+        repo=services.listings,
+        log=services.access_log,
+        limits=services.limits,
+        read=read,
+        id=listing_id,
+    )
     change = Change("preview", Provenance(Actor.SUPPORT, Channel.PHONE, at, "preview"))
     return await preview(services.listings, with_choices(listing, values, change))

@@ -36,7 +36,7 @@ from directory_svc.storage.access_log import AccessLog
 from directory_svc.storage.accounts import AccountRepository
 from directory_svc.storage.data_queries import DataQueries
 from directory_svc.storage.listings import ListingRepository
-from directory_svc.storage.maintenance import chain_problem
+from directory_svc.storage.maintenance import checked_history
 
 
 def _purpose(purpose: str) -> str:
@@ -62,7 +62,7 @@ class StaffRead:
     purpose: str
 
 
-async def open_read(read: StaffRead, log: AccessLog, limits: RateLimits, *, lookup: bool) -> str:
+async def _open(read: StaffRead, log: AccessLog, limits: RateLimits, *, lookup: bool) -> str:
     """The checked purpose, once the read is within the agent's limits; a refused read is
     logged as flagged."""
     reason = _purpose(read.purpose)
@@ -78,7 +78,7 @@ async def open_read(read: StaffRead, log: AccessLog, limits: RateLimits, *, look
     return reason
 
 
-async def close_read(
+async def _close(
     read: StaffRead, reason: str, log: AccessLog, limits: RateLimits, found: list[Listing]
 ) -> None:
     """Log one access record per listing returned and count them against the limits."""
@@ -90,9 +90,9 @@ async def lookup_by_number(
     *, repo: ListingRepository, log: AccessLog, limits: RateLimits, read: StaffRead, number: str
 ) -> list[Listing]:
     """Listings showing ``number`` (any French writing); logged, rate-limited per agent."""
-    reason = await open_read(read, log, limits, lookup=True)
+    reason = await _open(read, log, limits, lookup=True)
     found = await find_by_number(repo, number)
-    await close_read(read, reason, log, limits, found)
+    await _close(read, reason, log, limits, found)
     return found
 
 
@@ -123,11 +123,11 @@ async def search_listings(
         raise ValidationError("commune", "one_of", "give either a commune or a postcode")
     if not 1 <= search.first <= MAX_PAGE_SIZE:
         raise ValidationError("first", "out_of_range", f"must be between 1 and {MAX_PAGE_SIZE}")
-    reason = await open_read(read, log, limits, lookup=False)
+    reason = await _open(read, log, limits, lookup=False)
     page = await repo.find_by_surname(
         search.surname, search.insee_code, search.postcode, search.first, search.after
     )
-    await close_read(read, reason, log, limits, page.items)
+    await _close(read, reason, log, limits, page.items)
     return page
 
 
@@ -135,9 +135,9 @@ async def read_listing(
     *, repo: ListingRepository, log: AccessLog, limits: RateLimits, read: StaffRead, id: str
 ) -> Listing:
     """One listing by id; logged and counted."""
-    reason = await open_read(read, log, limits, lookup=False)
+    reason = await _open(read, log, limits, lookup=False)
     listing = await get_listing(repo, id)
-    await close_read(read, reason, log, limits, [listing])
+    await _close(read, reason, log, limits, [listing])
     return listing
 
 
@@ -154,9 +154,9 @@ async def read_listings(
     _purpose(read.purpose)
     if not 1 <= first <= MAX_PAGE_SIZE:
         raise ValidationError("first", "out_of_range", f"must be between 1 and {MAX_PAGE_SIZE}")
-    reason = await open_read(read, log, limits, lookup=False)
+    reason = await _open(read, log, limits, lookup=False)
     page = await list_listings(repo, first, after)
-    await close_read(read, reason, log, limits, page.items)
+    await _close(read, reason, log, limits, page.items)
     return page
 
 
@@ -165,7 +165,7 @@ async def read_open_reports(
 ) -> list[DataQuery]:
     """The open publisher reports about a listing (they may quote its data); logged with
     the purpose as one read of that listing."""
-    reason = await open_read(read, log, limits, lookup=False)
+    reason = await _open(read, log, limits, lookup=False)
     found = await queries.open_for_entry(listing_id)
     at, who = clock.now(), read.who
     await log.record(
@@ -202,9 +202,9 @@ async def explain_listing(services: Services, *, read: StaffRead, listing_id: st
     """The listing, its full history, and each registered publisher's projection with the
     reasons (computed by the domain projection, as exports do), what it was last sent and
     its last acknowledgement; logged as an access."""
-    reason = await open_read(read, services.access_log, services.limits, lookup=False)
+    reason = await _open(read, services.access_log, services.limits, lookup=False)
     listing = await get_listing(services.listings, listing_id)
-    await close_read(read, reason, services.access_log, services.limits, [listing])
+    await _close(read, reason, services.access_log, services.limits, [listing])
     return await explanation_of(services, listing)
 
 
@@ -225,8 +225,7 @@ async def explanation_of(services: Services, listing: Listing) -> Explanation:
                 covers_current=feed.covers(listing.updated_at),
             )
         )
-    history = await services.listings.history(listing.id)
-    problem = await chain_problem(services.listings, listing.id)
+    history, problem = await checked_history(services.listings, listing.id)
     return Explanation(listing, history, views, problem)
 
 
@@ -240,7 +239,7 @@ async def account_with_listings(
     account_id: str,
 ) -> tuple[Account, list[Listing]]:
     """An account, its information records and its listings; one access record per listing."""
-    reason = await open_read(read, log, limits, lookup=False)
+    reason = await _open(read, log, limits, lookup=False)
     account = await get_account(accounts, account_id)
     found = await listings.for_account(account_id)
     await limits.count_listings_read(agent=read.who.subject, listings=len(found))

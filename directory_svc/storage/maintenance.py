@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from directory_svc.domain.history import GENESIS, chain_hash
+from directory_svc.domain.history import GENESIS, HistoryEntry, chain_hash
 from directory_svc.storage.crypto import DecryptionFailed
 from directory_svc.storage.documents import PII
 from directory_svc.storage.listings import ListingRepository
@@ -70,15 +70,19 @@ async def broken_chains(repo: ListingRepository) -> AsyncIterator[tuple[str, str
             yield doc["_id"], problem
 
 
-async def chain_problem(repo: ListingRepository, listing_id: str) -> str | None:
-    """What is wrong with one listing's history chain (None: it verifies)."""
+async def checked_history(
+    repo: ListingRepository, listing_id: str
+) -> tuple[list[HistoryEntry], str | None]:
+    """One listing's history, oldest first, and what is wrong with its chain (None: it
+    verifies), from one read of its document (so the version and head match the entries)."""
     doc = await repo.raw_document(listing_id)
     if doc is None:
-        return "listing missing"
-    entries = None
-    if isinstance(doc.get("history"), list):
-        entries = await repo.history_documents(listing_id, doc)
-    return _check(repo, repo.codec.cipher.keys.history_key, doc, entries)
+        return [], "listing missing"
+    if not isinstance(doc.get("history"), list):
+        return [], "history missing"
+    raw = await repo.history_documents(listing_id, doc)
+    entries = [repo.codec.history_entry(listing_id, e) for e in raw]
+    return entries, _verify(repo, repo.codec.cipher.keys.history_key, doc, entries)
 
 
 def _check(
@@ -87,12 +91,21 @@ def _check(
     listing_id = str(doc["_id"])
     if raw_entries is None:
         return "history missing"
-    prev = GENESIS
+    entries = []
     for position, raw in enumerate(raw_entries, start=1):
         try:
-            entry = repo.codec.history_entry(listing_id, raw)
+            entries.append(repo.codec.history_entry(listing_id, raw))
         except (DecryptionFailed, KeyError, TypeError, ValueError):
             return f"entry {position} unreadable"
+    return _verify(repo, key, doc, entries)
+
+
+def _verify(
+    repo: ListingRepository, key: bytes, doc: dict[str, object], entries: list[HistoryEntry]
+) -> str | None:
+    """What is wrong with a document's decoded history chain (None: it verifies)."""
+    prev = GENESIS
+    for position, entry in enumerate(entries, start=1):
         if entry.seq != position:
             return f"entry {position} out of sequence"
         if entry.prev_hash != prev:
@@ -102,7 +115,7 @@ def _check(
         if expected != entry.hash:
             return f"entry {position} was altered"
         prev = entry.hash
-    if len(raw_entries) != doc.get("v"):
+    if len(entries) != doc.get("v"):
         return "entries missing (count differs from the version)"
     if doc.get("head") != prev:
         return "last entry missing or replaced"
